@@ -1,0 +1,61 @@
+"""PynamoDB attributes for the Node adapter's item format."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+from pynamodb.attributes import Attribute
+from pynamodb.constants import STRING
+
+from .session import normalize_datetime
+
+__all__ = ["NodeDateTimeAttribute", "format_node_datetime", "parse_iso_datetime"]
+
+_ISO = re.compile(
+    r"^(?P<date>\d{4}-\d{2}-\d{2})[T ](?P<time>\d{2}:\d{2}(?::\d{2})?)"
+    r"(?:[.,](?P<fraction>\d+))?(?P<zone>Z|z|[+-]\d{2}(?::?\d{2})?)?$"
+)
+
+
+def format_node_datetime(value: datetime) -> str:
+    """``YYYY-MM-DDTHH:MM:SS.mmmZ``, what JavaScript's ``Date.toISOString()`` writes."""
+    value = normalize_datetime(value)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def parse_iso_datetime(text: str) -> datetime:
+    """Parse ISO-8601 with ``Z``, an offset or none (taken as UTC), any fraction length.
+
+    Works the same on Python 3.10, whose ``fromisoformat`` rejects ``Z`` and odd fractions.
+    """
+    match = _ISO.match(text.strip())
+    if match is None:
+        raise ValueError(f"not an ISO-8601 date-time: {text[:40]!r}")
+    fraction = (match["fraction"] or "")[:6].ljust(6, "0")
+    zone = match["zone"] or "+00:00"
+    if zone in ("Z", "z"):
+        zone = "+00:00"
+    elif len(zone) == 3:
+        zone += ":00"
+    elif ":" not in zone:
+        zone = f"{zone[:3]}:{zone[3:]}"
+    clock = match["time"] if match["time"].count(":") == 2 else match["time"] + ":00"
+    parsed = datetime.fromisoformat(f"{match['date']}T{clock}.{fraction}{zone}")
+    return normalize_datetime(parsed.astimezone(timezone.utc))
+
+
+class NodeDateTimeAttribute(Attribute[datetime]):
+    """A date stored as the Node adapter stores it: an ISO-8601 string in UTC, milliseconds.
+
+    Reads that form and any ISO-8601 date-time with an offset (naive ones as UTC).
+    """
+
+    attr_type = STRING
+
+    def serialize(self, value: datetime) -> str:
+        return format_node_datetime(value)
+
+    def deserialize(self, value: Any) -> datetime:
+        return parse_iso_datetime(value)

@@ -1,0 +1,204 @@
+"""The PynamoDB model of the sessions table, in the Node adapter's exact item format.
+
+Python attribute names are snake_case; stored names are the Node item's (camelCase, with
+``onlineAccessInfo`` a map whose keys stay snake_case). Usable directly in admin scripts::
+
+    SessionModel.create_table()
+    for key in SessionModel.shop_index.query("example.myshopify.com"):
+        print(key.id)
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any, ClassVar
+
+from pynamodb.attributes import BooleanAttribute, MapAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.constants import PAY_PER_REQUEST_BILLING_MODE, PROVISIONED_BILLING_MODE
+from pynamodb.exceptions import TableError
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
+
+from .attributes import NodeDateTimeAttribute
+from .settings import ConnectionSettings, resolve_connection
+
+__all__ = ["AssociatedUserMap", "OnlineAccessInfoMap", "SessionModel", "ShopIndex", "bind_model"]
+
+DEFAULT_TABLE_NAME = "shopify_sessions"
+DEFAULT_SHOP_INDEX_NAME = "shop_index"
+TABLE_WAIT_TIMEOUT_SECONDS = 600.0
+
+
+class AssociatedUserMap(MapAttribute[str, Any]):
+    """``onlineAccessInfo.associated_user``: the staff member of an online session."""
+
+    id = NumberAttribute()
+    first_name = UnicodeAttribute(null=True)
+    last_name = UnicodeAttribute(null=True)
+    email = UnicodeAttribute(null=True)
+    email_verified = BooleanAttribute(null=True)
+    account_owner = BooleanAttribute(null=True)
+    locale = UnicodeAttribute(null=True)
+    collaborator = BooleanAttribute(null=True)
+
+
+class OnlineAccessInfoMap(MapAttribute[str, Any]):
+    """``onlineAccessInfo``: keys stay snake_case, as Shopify's API returns them."""
+
+    expires_in = NumberAttribute(null=True)
+    associated_user_scope = UnicodeAttribute(null=True)
+    associated_user = AssociatedUserMap(null=True)
+
+
+class ShopIndex(GlobalSecondaryIndex["SessionModel"]):
+    """The ``shop_index`` GSI: hash key ``shop``, KEYS_ONLY (a query yields ``id`` and ``shop``)."""
+
+    class Meta:
+        index_name = os.environ.get("SHOPIFY_SESSIONS_SHOP_INDEX") or DEFAULT_SHOP_INDEX_NAME
+        projection = KeysOnlyProjection()
+
+    shop = UnicodeAttribute(hash_key=True)
+
+
+_DEFAULT_CONNECTION = resolve_connection()
+
+
+class SessionModel(Model):
+    """One item of the sessions table. Table and connection come from the environment at import.
+
+    ``DynamoDBSessionStorage`` binds its own subclass (see :func:`bind_model`) instead of
+    changing this class.
+    """
+
+    class Meta:
+        table_name = os.environ.get("SHOPIFY_SESSIONS_TABLE") or DEFAULT_TABLE_NAME
+        region = _DEFAULT_CONNECTION.region
+        host = _DEFAULT_CONNECTION.host
+        aws_access_key_id = _DEFAULT_CONNECTION.aws_access_key_id
+        aws_secret_access_key = _DEFAULT_CONNECTION.aws_secret_access_key
+        aws_session_token = _DEFAULT_CONNECTION.aws_session_token
+        billing_mode = PAY_PER_REQUEST_BILLING_MODE
+
+    id = UnicodeAttribute(hash_key=True)
+    shop = UnicodeAttribute()
+    state = UnicodeAttribute()
+    is_online = BooleanAttribute(attr_name="isOnline")
+    scope = UnicodeAttribute(null=True)
+    expires = NodeDateTimeAttribute(null=True)
+    access_token = UnicodeAttribute(attr_name="accessToken", null=True)
+    refresh_token = UnicodeAttribute(attr_name="refreshToken", null=True)
+    refresh_token_expires = NodeDateTimeAttribute(attr_name="refreshTokenExpires", null=True)
+    online_access_info = OnlineAccessInfoMap(attr_name="onlineAccessInfo", null=True)
+
+    shop_index: ClassVar[ShopIndex] = ShopIndex()
+
+    @classmethod
+    def create_table(
+        cls,
+        wait: bool = True,
+        read_capacity_units: int | None = None,
+        write_capacity_units: int | None = None,
+        billing_mode: str | None = None,
+        ignore_update_ttl_errors: bool = False,
+    ) -> Any:
+        """Create the table and its shop index unless it exists; by default wait until usable.
+
+        On-demand billing unless capacity units are given; then the table and the index are
+        both provisioned with them, as in the Node adapter's README (1 and 1).
+        """
+        if (read_capacity_units is None) != (write_capacity_units is None):
+            raise ValueError("give both read_capacity_units and write_capacity_units, or neither")
+        provisioned = read_capacity_units is not None
+        if billing_mode is None:
+            billing_mode = PROVISIONED_BILLING_MODE if provisioned else PAY_PER_REQUEST_BILLING_MODE
+        if not cls.exists():
+            schema = cls._get_schema()
+            if provisioned:
+                for index in schema["global_secondary_indexes"]:
+                    index["provisioned_throughput"] = {
+                        "ReadCapacityUnits": read_capacity_units,
+                        "WriteCapacityUnits": write_capacity_units,
+                    }
+            try:
+                cls._get_connection().create_table(
+                    attribute_definitions=schema["attribute_definitions"],
+                    key_schema=schema["key_schema"],
+                    global_secondary_indexes=schema["global_secondary_indexes"],
+                    read_capacity_units=read_capacity_units,
+                    write_capacity_units=write_capacity_units,
+                    billing_mode=billing_mode,
+                )
+            except TableError as error:
+                if getattr(error, "cause_response_code", None) != "ResourceInUseException":
+                    raise  # ResourceInUse: created meanwhile by someone else, which is fine
+        if wait:
+            cls.wait_until_active()
+
+    @classmethod
+    def wait_until_active(cls, timeout: float = TABLE_WAIT_TIMEOUT_SECONDS) -> None:
+        """Poll until the table and every index are ACTIVE (PynamoDB's own wait skips indexes)."""
+        deadline = time.monotonic() + timeout
+        delay = 0.05
+        while True:
+            table = cls._get_connection().describe_table()
+            statuses = [table.get("TableStatus")] + [
+                index.get("IndexStatus") for index in table.get("GlobalSecondaryIndexes", [])
+            ]
+            if all(status == "ACTIVE" for status in statuses):
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"table {cls.Meta.table_name!r} not ACTIVE after {timeout:.0f}s: {statuses}"
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
+_bound_models: dict[tuple[str, str, ConnectionSettings], type[SessionModel]] = {}
+_bound_models_lock = threading.Lock()
+
+
+def bind_model(
+    table_name: str, shop_index_name: str, connection: ConnectionSettings
+) -> type[SessionModel]:
+    """A ``SessionModel`` subclass bound to one table, index and connection (cached).
+
+    The subclass gets its own ``Meta``, its own index class and ``_connection = None``:
+    PynamoDB would otherwise reuse a parent's connection that has the same table name.
+    """
+    key = (table_name, shop_index_name, connection)
+    with _bound_models_lock:
+        model = _bound_models.get(key)
+        if model is None:
+            model = _make_bound_model(table_name, shop_index_name, connection)
+            _bound_models[key] = model
+        return model
+
+
+def _make_bound_model(
+    table_name: str, shop_index_name: str, connection: ConnectionSettings
+) -> type[SessionModel]:
+    index_meta = type("Meta", (), {"index_name": shop_index_name, "projection": KeysOnlyProjection()})
+    index_cls = type("BoundShopIndex", (ShopIndex,), {"Meta": index_meta})
+    model_meta = type(
+        "Meta",
+        (),
+        {
+            "table_name": table_name,
+            "region": connection.region,
+            "host": connection.host,
+            "aws_access_key_id": connection.aws_access_key_id,
+            "aws_secret_access_key": connection.aws_secret_access_key,
+            "aws_session_token": connection.aws_session_token,
+            "billing_mode": PAY_PER_REQUEST_BILLING_MODE,
+        },
+    )
+    namespace = {
+        "Meta": model_meta,
+        "shop_index": index_cls(),
+        "_connection": None,
+        "__module__": __name__,
+    }
+    return type(f"SessionModel_{table_name}", (SessionModel,), namespace)

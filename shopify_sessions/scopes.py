@@ -1,0 +1,75 @@
+"""OAuth scope sets with Shopify's implied scopes (``write_X`` implies ``read_X``)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Union
+
+__all__ = ["AuthScopes", "ScopesLike"]
+
+_SPLIT = re.compile(r",\s*")
+_WRITE = re.compile(r"^(unauthenticated_)?write_(.*)$")
+
+ScopesLike = Union["AuthScopes", str, Iterable[str], None]
+
+
+class AuthScopes:
+    """A set of scopes, compared the way ``@shopify/shopify-api``'s ``AuthScopes`` does.
+
+    ``compressed`` holds the scopes as granted minus the implied ones; ``expanded`` adds every
+    implied scope, so ``write_products`` *has* ``read_products``.
+    """
+
+    __slots__ = ("compressed", "expanded")
+
+    def __init__(self, scopes: ScopesLike = None) -> None:
+        if isinstance(scopes, AuthScopes):
+            names: list[str] = list(scopes.expanded)
+        elif isinstance(scopes, str):
+            names = _SPLIT.split(scopes)
+        elif scopes is None:
+            names = []
+        else:
+            names = list(scopes)
+        names = [name.strip() for name in names if name.strip()]
+        implied = {_implied(name) for name in names} - {None}
+        # dict keeps first-seen order, so str() is stable and mirrors the input
+        self.compressed: dict[str, None] = dict.fromkeys(n for n in names if n not in implied)
+        self.expanded: frozenset[str] = frozenset(names) | frozenset(i for i in implied if i)
+
+    def has(self, scopes: ScopesLike) -> bool:
+        """True when every scope of ``scopes`` is granted here (directly or implied)."""
+        other = scopes if isinstance(scopes, AuthScopes) else AuthScopes(scopes)
+        return all(scope in self.expanded for scope in other.compressed)
+
+    def equals(self, scopes: ScopesLike) -> bool:
+        """True when both sets grant the same scopes."""
+        other = scopes if isinstance(scopes, AuthScopes) else AuthScopes(scopes)
+        return len(self.compressed) == len(other.compressed) and all(
+            other.has(scope) for scope in self.compressed
+        )
+
+    def to_list(self) -> list[str]:
+        """The compressed scopes, in the order first given."""
+        return list(self.compressed)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (AuthScopes, str, list, tuple, set, frozenset)):
+            return self.equals(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __str__(self) -> str:
+        return ",".join(self.compressed)
+
+    def __repr__(self) -> str:
+        return f"AuthScopes({str(self)!r})"
+
+
+def _implied(scope: str) -> str | None:
+    match = _WRITE.match(scope)
+    if match is None:
+        return None
+    return f"{match.group(1) or ''}read_{match.group(2)}"
