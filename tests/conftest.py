@@ -1,0 +1,151 @@
+"""Shared fixtures: the storage backends every contract test runs against.
+
+Backends: ``memory``; ``moto`` (moto in process); ``moto_server`` (moto's threaded HTTP server
+on 127.0.0.1); ``dynalite`` (an independent DynamoDB on Node, see tests/interop) when Node is
+available; with ``CI=true`` a missing Node is a failure, not a skip.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Before anything imports botocore or shopify_sessions: fake credentials, no real endpoint.
+for _name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE",
+              "SHOPIFY_SESSIONS_TABLE", "SHOPIFY_SESSIONS_SHOP_INDEX"):
+    os.environ.pop(_name, None)
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_SESSION_TOKEN="testing",
+    AWS_DEFAULT_REGION="us-east-1",
+    AWS_REGION="us-east-1",
+    AWS_CONFIG_FILE="/dev/null",
+    AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+)
+
+import logging  # noqa: E402
+import uuid  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from typing import Any  # noqa: E402
+
+import boto3  # noqa: E402
+import pytest  # noqa: E402
+
+from shopify_sessions import DynamoDBSessionStorage, MemorySessionStorage  # noqa: E402
+from tests.support.requests import RequestCounter  # noqa: E402
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@dataclass
+class Backend:
+    """A place sessions can live: makes storages and, for DynamoDB ones, a raw client."""
+
+    name: str
+    endpoint: str | None = None  # None: moto in process (or memory)
+    tables: list[str] = field(default_factory=list)
+
+    @property
+    def is_dynamodb(self) -> bool:
+        return self.name != "memory"
+
+    def raw_client(self) -> Any:
+        return boto3.client("dynamodb", region_name="us-east-1", endpoint_url=self.endpoint)
+
+    def storage(
+        self, table: str | None = None, index: str = "shop_index", create: bool = True, **kwargs: Any
+    ) -> Any:
+        if not self.is_dynamodb:
+            return MemorySessionStorage()
+        table = table or f"sessions_{uuid.uuid4().hex[:12]}"
+        storage = DynamoDBSessionStorage(table, index, host=self.endpoint, **kwargs)
+        if create:
+            storage.create_table()
+            self.tables.append(table)
+        return storage
+
+    def drop_tables(self) -> None:
+        client = self.raw_client()
+        for table in self.tables:
+            try:
+                client.delete_table(TableName=table)
+            except client.exceptions.ResourceNotFoundException:
+                pass
+        self.tables.clear()
+
+
+@pytest.fixture(scope="session")
+def moto_server_endpoint() -> Iterator[str]:
+    """moto's threaded server on a free loopback port, for the whole test session."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def dynalite_endpoint() -> Iterator[str]:
+    """dynalite (npm) on a free loopback port; skipped locally without Node, failed in CI."""
+    from tests.support.dynalite import run_dynalite
+    from tests.support.node_adapter import node_available
+
+    reason = node_available()
+    if reason is not None:
+        if IN_CI:
+            pytest.fail(f"CI=true but the dynalite backend cannot run: {reason}")
+        pytest.skip(f"dynalite backend needs Node: {reason}")
+    with run_dynalite() as endpoint:
+        yield endpoint
+
+
+def _backend(name: str, request: pytest.FixtureRequest) -> Iterator[Backend]:
+    if name == "memory":
+        yield Backend("memory")
+    elif name == "moto":
+        from moto import mock_aws
+
+        with mock_aws():
+            yield Backend("moto")
+    elif name == "moto_server":
+        backend = Backend("moto_server", request.getfixturevalue("moto_server_endpoint"))
+        yield backend
+        backend.drop_tables()
+    elif name == "dynalite":
+        backend = Backend("dynalite", request.getfixturevalue("dynalite_endpoint"))
+        yield backend
+        backend.drop_tables()
+    else:  # pragma: no cover
+        raise ValueError(name)
+
+
+ALL_BACKENDS = ["memory", "moto", "moto_server", "dynalite"]
+DYNAMODB_BACKENDS = ["moto", "moto_server", "dynalite"]
+
+
+@pytest.fixture(params=ALL_BACKENDS)
+def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    """Every backend, memory included: for the storage contract."""
+    yield from _backend(request.param, request)
+
+
+@pytest.fixture(params=DYNAMODB_BACKENDS)
+def dynamo(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    """Every DynamoDB backend: for wire format, tables, paging and errors."""
+    yield from _backend(request.param, request)
+
+
+@pytest.fixture
+def storage(backend: Backend) -> Any:
+    """A fresh, empty storage on its own table."""
+    return backend.storage()
+
+
+@pytest.fixture
+def count_requests() -> Callable[[DynamoDBSessionStorage], RequestCounter]:
+    """``count_requests(storage)`` -> a counter of DynamoDB requests that storage sends."""
+    return RequestCounter.attach
