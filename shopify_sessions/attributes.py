@@ -58,4 +58,8 @@ class NodeDateTimeAttribute(Attribute[datetime]):
         return format_node_datetime(value)
 
     def deserialize(self, value: Any) -> datetime:
-        return parse_iso_datetime(value)
+        try:
+            return parse_iso_datetime(value)
+        except (TypeError, ValueError) as error:
+            # name the attribute: PynamoDB's from_raw_data does not say which one failed
+            raise ValueError(f"'{self.attr_name}' attribute: {error}") from None
