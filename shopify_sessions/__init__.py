@@ -1,10 +1,10 @@
 """Shopify app OAuth sessions in DynamoDB, item for item compatible with Shopify's Node adapter.
 
-    from shopify_sessions import DynamoDBSessionStorage, Session
+from shopify_sessions import DynamoDBSessionStorage, Session
 
-    storage = DynamoDBSessionStorage()          # table "shopify_sessions", index "shop_index"
-    storage.store_session(session)
-    storage.load_session("offline_example.myshopify.com")
+storage = DynamoDBSessionStorage()          # table "shopify_sessions", index "shop_index"
+storage.store_session(session)
+storage.load_session("offline_example.myshopify.com")
 """
 
 from .dynamodb import DynamoDBSessionStorage

@@ -21,8 +21,11 @@ _ISO = re.compile(
 
 def format_node_datetime(value: datetime) -> str:
     """``YYYY-MM-DDTHH:MM:SS.mmmZ``, what JavaScript's ``Date.toISOString()`` writes."""
-    value = normalize_datetime(value)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    v = normalize_datetime(value)
+    return (
+        f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}"
+        f".{v.microsecond // 1000:03d}Z"
+    )
 
 
 def parse_iso_datetime(text: str) -> datetime:

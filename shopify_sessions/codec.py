@@ -46,7 +46,12 @@ def session_to_item(session: Session, model: type[SessionModel] = SessionModel) 
 def model_to_session(instance: SessionModel) -> Session:
     """A ``Session`` from a loaded model; missing or mistyped attributes are corrupt."""
     session_id = instance.id if isinstance(instance.id, str) else "<no id>"
-    for name, stored in (("id", "id"), ("shop", "shop"), ("state", "state"), ("is_online", "isOnline")):
+    for name, stored in (
+        ("id", "id"),
+        ("shop", "shop"),
+        ("state", "state"),
+        ("is_online", "isOnline"),
+    ):
         if getattr(instance, name) is None:
             raise CorruptSessionError(session_id, stored, "is missing")
     try:
@@ -68,7 +73,9 @@ def model_to_session(instance: SessionModel) -> Session:
 
 def item_to_session(item: dict[str, Any], model: type[SessionModel] = SessionModel) -> Session:
     """A ``Session`` from a raw DynamoDB item (attribute-value JSON)."""
-    session_id = item.get("id", {}).get("S", "<no id>") if isinstance(item.get("id"), dict) else "<no id>"
+    session_id = (
+        item.get("id", {}).get("S", "<no id>") if isinstance(item.get("id"), dict) else "<no id>"
+    )
     try:
         instance = model.from_raw_data(item)
     except (TypeError, ValueError, KeyError, AttributeError) as error:
@@ -80,11 +87,11 @@ def item_to_session(item: dict[str, Any], model: type[SessionModel] = SessionMod
 
 def _info_to_map(info: OnlineAccessInfo) -> OnlineAccessInfoMap:
     user = info.associated_user
-    return OnlineAccessInfoMap(
+    return OnlineAccessInfoMap(  # type: ignore[no-untyped-call]
         expires_in=info.expires_in,
         associated_user_scope=info.associated_user_scope,
         associated_user=(
-            AssociatedUserMap(
+            AssociatedUserMap(  # type: ignore[no-untyped-call]
                 id=user.id,
                 first_name=user.first_name,
                 last_name=user.last_name,
@@ -106,9 +113,9 @@ def _map_to_info(session_id: str, info: OnlineAccessInfoMap | None) -> OnlineAcc
     user = info.associated_user
     if user is not None and user.id is None:
         raise CorruptSessionError(session_id, "onlineAccessInfo.associated_user.id", "is missing")
-    expires_in = info.expires_in
+    expires_in: Any = info.expires_in
     if isinstance(expires_in, float) and expires_in.is_integer():
-        expires_in = int(expires_in)
+        expires_in = int(expires_in)  # NumberAttribute's type says float; Shopify sends ints
     return OnlineAccessInfo(
         expires_in=expires_in,
         associated_user_scope=info.associated_user_scope,

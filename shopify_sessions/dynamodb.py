@@ -25,10 +25,11 @@ __all__ = ["DynamoDBSessionStorage"]
 class DynamoDBSessionStorage:
     """Sessions in a DynamoDB table shared, item for item, with Shopify's Node adapter.
 
-    Names resolve as: arguments, then ``SHOPIFY_SESSIONS_TABLE`` / ``SHOPIFY_SESSIONS_SHOP_INDEX``,
-    then ``shopify_sessions`` / ``shop_index``. Region and endpoint: arguments, then
-    ``AWS_REGION`` / ``AWS_DEFAULT_REGION`` and ``AWS_ENDPOINT_URL_DYNAMODB`` / ``AWS_ENDPOINT_URL``;
-    credentials: arguments, then botocore's usual chain.
+    Names resolve as: arguments, then ``SHOPIFY_SESSIONS_TABLE`` /
+    ``SHOPIFY_SESSIONS_SHOP_INDEX``, then ``shopify_sessions`` / ``shop_index``. Region and
+    endpoint: arguments, then ``AWS_REGION`` / ``AWS_DEFAULT_REGION`` and
+    ``AWS_ENDPOINT_URL_DYNAMODB`` / ``AWS_ENDPOINT_URL``; credentials: arguments, then
+    botocore's usual chain.
 
     ``page_size`` caps the keys per index query page (``None``: DynamoDB's 1 MB pages); every
     page is read either way. Reads of whole items are strongly consistent.
@@ -130,10 +131,7 @@ class DynamoDBSessionStorage:
         """The ids the shop index holds for ``shop``, following every page."""
         _check_shop(shop)
         with self._errors("Query"):
-            return [
-                key.id
-                for key in self.model.shop_index.query(shop, page_size=self.page_size)
-            ]
+            return [key.id for key in self.model.shop_index.query(shop, page_size=self.page_size)]
 
     # --- errors -------------------------------------------------------------------------------
 

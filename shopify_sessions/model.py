@@ -49,10 +49,10 @@ class OnlineAccessInfoMap(MapAttribute[str, Any]):
 
     expires_in = NumberAttribute(null=True)
     associated_user_scope = UnicodeAttribute(null=True)
-    associated_user = AssociatedUserMap(null=True)
+    associated_user = AssociatedUserMap(null=True)  # type: ignore[no-untyped-call]
 
 
-class ShopIndex(GlobalSecondaryIndex["SessionModel"]):
+class ShopIndex(GlobalSecondaryIndex["SessionModel"]):  # type: ignore[no-untyped-call]
     """The ``shop_index`` GSI: hash key ``shop``, KEYS_ONLY (a query yields ``id`` and ``shop``)."""
 
     class Meta:
@@ -90,7 +90,9 @@ class SessionModel(Model):
     access_token = UnicodeAttribute(attr_name="accessToken", null=True)
     refresh_token = UnicodeAttribute(attr_name="refreshToken", null=True)
     refresh_token_expires = NodeDateTimeAttribute(attr_name="refreshTokenExpires", null=True)
-    online_access_info = OnlineAccessInfoMap(attr_name="onlineAccessInfo", null=True)
+    online_access_info = OnlineAccessInfoMap(  # type: ignore[no-untyped-call]
+        attr_name="onlineAccessInfo", null=True
+    )
 
     shop_index: ClassVar[ShopIndex] = ShopIndex()
 
@@ -115,7 +117,7 @@ class SessionModel(Model):
             billing_mode = PROVISIONED_BILLING_MODE if provisioned else PAY_PER_REQUEST_BILLING_MODE
         if not cls.exists():
             schema = cls._get_schema()
-            if provisioned:
+            if read_capacity_units is not None and write_capacity_units is not None:
                 for index in schema["global_secondary_indexes"]:
                     index["provisioned_throughput"] = {
                         "ReadCapacityUnits": read_capacity_units,
@@ -180,7 +182,9 @@ def bind_model(
 def _make_bound_model(
     table_name: str, shop_index_name: str, connection: ConnectionSettings
 ) -> type[SessionModel]:
-    index_meta = type("Meta", (), {"index_name": shop_index_name, "projection": KeysOnlyProjection()})
+    index_meta = type(
+        "Meta", (), {"index_name": shop_index_name, "projection": KeysOnlyProjection()}
+    )
     index_cls = type("BoundShopIndex", (ShopIndex,), {"Meta": index_meta})
     model_meta = type(
         "Meta",

@@ -25,7 +25,7 @@ class AuthScopes:
 
     def __init__(self, scopes: ScopesLike = None) -> None:
         if isinstance(scopes, AuthScopes):
-            names: list[str] = list(scopes.expanded)
+            names: list[str] = list(scopes.compressed)
         elif isinstance(scopes, str):
             names = _SPLIT.split(scopes)
         elif scopes is None:
@@ -44,11 +44,12 @@ class AuthScopes:
         return all(scope in self.expanded for scope in other.compressed)
 
     def equals(self, scopes: ScopesLike) -> bool:
-        """True when both sets grant the same scopes."""
+        """True when both sets grant the same scopes.
+
+        Symmetric, unlike Node's, which finds ``read_a`` equal to ``write_a``.
+        """
         other = scopes if isinstance(scopes, AuthScopes) else AuthScopes(scopes)
-        return len(self.compressed) == len(other.compressed) and all(
-            other.has(scope) for scope in self.compressed
-        )
+        return len(self.compressed) == len(other.compressed) and self.has(other) and other.has(self)
 
     def to_list(self) -> list[str]:
         """The compressed scopes, in the order first given."""

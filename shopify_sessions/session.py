@@ -132,9 +132,7 @@ class Session:
         return to_property_array(self, return_user_data)
 
     @classmethod
-    def from_property_array(
-        cls, entries: Any, return_user_data: bool = False
-    ) -> Session:
+    def from_property_array(cls, entries: Any, return_user_data: bool = False) -> Session:
         """Rebuild a session from :meth:`to_property_array` output (keys case-insensitive)."""
         from .property_array import from_property_array
 
@@ -186,11 +184,13 @@ def _checked(name: str, value: Any) -> Any:
                 f"Session.{name} must be a datetime or None, got {type(value).__name__}"
             )
         return normalize_datetime(value)
-    elif name == "online_access_info":
-        if value is not None and not isinstance(value, OnlineAccessInfo):
-            raise TypeError(
-                "Session.online_access_info must be an OnlineAccessInfo or None, "
-                f"got {type(value).__name__}"
-            )
+    elif (
+        name == "online_access_info"
+        and value is not None
+        and not isinstance(value, OnlineAccessInfo)
+    ):
+        raise TypeError(
+            "Session.online_access_info must be an OnlineAccessInfo or None, "
+            f"got {type(value).__name__}"
+        )
     return value
-

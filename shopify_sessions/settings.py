@@ -34,9 +34,7 @@ def _env(*names: str) -> str | None:
     return None
 
 
-def resolve_names(
-    session_table_name: str | None, shop_index_name: str | None
-) -> tuple[str, str]:
+def resolve_names(session_table_name: str | None, shop_index_name: str | None) -> tuple[str, str]:
     """The table and index names: arguments, then environment, then the Node defaults."""
     table = session_table_name or _env("SHOPIFY_SESSIONS_TABLE") or "shopify_sessions"
     index = shop_index_name or _env("SHOPIFY_SESSIONS_SHOP_INDEX") or "shop_index"

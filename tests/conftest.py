@@ -10,8 +10,13 @@ from __future__ import annotations
 import os
 
 # Before anything imports botocore or shopify_sessions: fake credentials, no real endpoint.
-for _name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE",
-              "SHOPIFY_SESSIONS_TABLE", "SHOPIFY_SESSIONS_SHOP_INDEX"):
+for _name in (
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_PROFILE",
+    "SHOPIFY_SESSIONS_TABLE",
+    "SHOPIFY_SESSIONS_SHOP_INDEX",
+):
     os.environ.pop(_name, None)
 os.environ.update(
     AWS_ACCESS_KEY_ID="testing",
@@ -23,6 +28,7 @@ os.environ.update(
     AWS_SHARED_CREDENTIALS_FILE="/dev/null",
 )
 
+import contextlib  # noqa: E402
 import logging  # noqa: E402
 import uuid  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
@@ -54,7 +60,11 @@ class Backend:
         return boto3.client("dynamodb", region_name="us-east-1", endpoint_url=self.endpoint)
 
     def storage(
-        self, table: str | None = None, index: str = "shop_index", create: bool = True, **kwargs: Any
+        self,
+        table: str | None = None,
+        index: str = "shop_index",
+        create: bool = True,
+        **kwargs: Any,
     ) -> Any:
         if not self.is_dynamodb:
             return MemorySessionStorage()
@@ -68,10 +78,8 @@ class Backend:
     def drop_tables(self) -> None:
         client = self.raw_client()
         for table in self.tables:
-            try:
+            with contextlib.suppress(client.exceptions.ResourceNotFoundException):
                 client.delete_table(TableName=table)
-            except client.exceptions.ResourceNotFoundException:
-                pass
         self.tables.clear()
 
 

@@ -21,6 +21,7 @@ def test_storage_satisfies_protocol(storage: Any) -> None:
 
 # --- Node battery ------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "expires",
     [
@@ -119,6 +120,7 @@ def test_node_8_refresh_tokens(storage: Any) -> None:
 
 
 # --- beyond the Node battery ---------------------------------------------------------------
+
 
 def test_store_is_a_full_replace(storage: Any) -> None:
     session = online(refresh_token="shprt_one")

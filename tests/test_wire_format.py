@@ -25,43 +25,74 @@ from tests.conftest import Backend
 from tests.factories import SHOP, offline, online
 
 NODE_ONLINE_ITEM: dict[str, Any] = {
-    "id": {"S": "shop1.myshopify.com_123"}, "shop": {"S": "shop1.myshopify.com"},
-    "state": {"S": "st"}, "isOnline": {"BOOL": True},
+    "id": {"S": "shop1.myshopify.com_123"},
+    "shop": {"S": "shop1.myshopify.com"},
+    "state": {"S": "st"},
+    "isOnline": {"BOOL": True},
     "scope": {"S": "write_products,read_orders"},
-    "expires": {"S": "2026-11-22T02:26:44.888Z"}, "accessToken": {"S": "tok"},
-    "refreshToken": {"S": "rt"}, "refreshTokenExpires": {"S": "2026-11-23T01:26:44.888Z"},
-    "onlineAccessInfo": {"M": {
-        "expires_in": {"N": "3600"}, "associated_user_scope": {"S": "write_products"},
-        "associated_user": {"M": {
-            "id": {"N": "123"}, "first_name": {"S": "A"}, "last_name": {"S": "B"},
-            "email": {"S": "a@b.c"}, "email_verified": {"BOOL": True},
-            "account_owner": {"BOOL": True}, "locale": {"S": "en"},
-            "collaborator": {"BOOL": False},
-        }},
-    }},
+    "expires": {"S": "2026-11-22T02:26:44.888Z"},
+    "accessToken": {"S": "tok"},
+    "refreshToken": {"S": "rt"},
+    "refreshTokenExpires": {"S": "2026-11-23T01:26:44.888Z"},
+    "onlineAccessInfo": {
+        "M": {
+            "expires_in": {"N": "3600"},
+            "associated_user_scope": {"S": "write_products"},
+            "associated_user": {
+                "M": {
+                    "id": {"N": "123"},
+                    "first_name": {"S": "A"},
+                    "last_name": {"S": "B"},
+                    "email": {"S": "a@b.c"},
+                    "email_verified": {"BOOL": True},
+                    "account_owner": {"BOOL": True},
+                    "locale": {"S": "en"},
+                    "collaborator": {"BOOL": False},
+                }
+            },
+        }
+    },
 }
 NODE_OFFLINE_ITEM: dict[str, Any] = {
-    "id": {"S": "offline_shop1.myshopify.com"}, "shop": {"S": "shop1.myshopify.com"},
-    "state": {"S": "st"}, "isOnline": {"BOOL": False}, "scope": {"S": "read_orders"},
+    "id": {"S": "offline_shop1.myshopify.com"},
+    "shop": {"S": "shop1.myshopify.com"},
+    "state": {"S": "st"},
+    "isOnline": {"BOOL": False},
+    "scope": {"S": "read_orders"},
     "accessToken": {"S": "tok2"},
 }
 NODE_ONLINE_SESSION = Session(
-    id="shop1.myshopify.com_123", shop="shop1.myshopify.com", state="st", is_online=True,
+    id="shop1.myshopify.com_123",
+    shop="shop1.myshopify.com",
+    state="st",
+    is_online=True,
     scope="write_products,read_orders",
     expires=datetime(2026, 11, 22, 2, 26, 44, 888000, tzinfo=timezone.utc),
-    access_token="tok", refresh_token="rt",
+    access_token="tok",
+    refresh_token="rt",
     refresh_token_expires=datetime(2026, 11, 23, 1, 26, 44, 888000, tzinfo=timezone.utc),
     online_access_info=OnlineAccessInfo(
-        expires_in=3600, associated_user_scope="write_products",
+        expires_in=3600,
+        associated_user_scope="write_products",
         associated_user=AssociatedUser(
-            id=123, first_name="A", last_name="B", email="a@b.c", email_verified=True,
-            account_owner=True, locale="en", collaborator=False,
+            id=123,
+            first_name="A",
+            last_name="B",
+            email="a@b.c",
+            email_verified=True,
+            account_owner=True,
+            locale="en",
+            collaborator=False,
         ),
     ),
 )
 NODE_OFFLINE_SESSION = Session(
-    id="offline_shop1.myshopify.com", shop="shop1.myshopify.com", state="st",
-    is_online=False, scope="read_orders", access_token="tok2",
+    id="offline_shop1.myshopify.com",
+    shop="shop1.myshopify.com",
+    state="st",
+    is_online=False,
+    scope="read_orders",
+    access_token="tok2",
 )
 EXAMPLES = [
     pytest.param(NODE_ONLINE_SESSION, NODE_ONLINE_ITEM, id="online"),
@@ -96,15 +127,23 @@ def test_absent_fields_are_not_written(dynamo: Backend) -> None:
     storage = dynamo.storage()
     storage.store_session(Session(id="bare", shop=SHOP, state="", is_online=False, scope=""))
     assert _raw_item(dynamo, storage, "bare") == {
-        "id": {"S": "bare"}, "shop": {"S": SHOP}, "state": {"S": ""}, "isOnline": {"BOOL": False},
+        "id": {"S": "bare"},
+        "shop": {"S": SHOP},
+        "state": {"S": ""},
+        "isOnline": {"BOOL": False},
     }
 
 
 def test_partial_associated_user_writes_only_given_keys(dynamo: Backend) -> None:
     storage = dynamo.storage()
     session = Session(
-        id=f"{SHOP}_1099511627776", shop=SHOP, state="s", is_online=True,
-        online_access_info=OnlineAccessInfo(associated_user=AssociatedUser(id=2**40, email="é@b.c")),
+        id=f"{SHOP}_1099511627776",
+        shop=SHOP,
+        state="s",
+        is_online=True,
+        online_access_info=OnlineAccessInfo(
+            associated_user=AssociatedUser(id=2**40, email="é@b.c")
+        ),
     )
     storage.store_session(session)
     assert _raw_item(dynamo, storage, session.id)["onlineAccessInfo"] == {
@@ -119,7 +158,10 @@ def test_partial_associated_user_writes_only_given_keys(dynamo: Backend) -> None
         ("2026-11-22T02:26:44.888Z", datetime(2026, 11, 22, 2, 26, 44, 888000, timezone.utc)),
         ("2026-11-22T02:26:44Z", datetime(2026, 11, 22, 2, 26, 44, tzinfo=timezone.utc)),
         ("2026-11-22T04:26:44.888+02:00", datetime(2026, 11, 22, 2, 26, 44, 888000, timezone.utc)),
-        ("2026-11-22T02:26:44.888123+0000", datetime(2026, 11, 22, 2, 26, 44, 888000, timezone.utc)),
+        (
+            "2026-11-22T02:26:44.888123+0000",
+            datetime(2026, 11, 22, 2, 26, 44, 888000, timezone.utc),
+        ),
         ("2026-11-22T02:26:44.8", datetime(2026, 11, 22, 2, 26, 44, 800000, timezone.utc)),
     ],
 )
@@ -143,6 +185,7 @@ def test_unknown_attributes_on_an_item_are_ignored(dynamo: Backend) -> None:
 
 
 # --- tables ----------------------------------------------------------------------------------
+
 
 def test_create_table_on_demand_with_keys_only_shop_index(dynamo: Backend) -> None:
     storage = dynamo.storage()
@@ -203,6 +246,7 @@ def _default_session_model_creates_the_default_table(dynamo: Backend) -> None:
 
 # --- custom names and isolation ----------------------------------------------------------------
 
+
 def test_custom_table_and_index_names(dynamo: Backend) -> None:
     storage = dynamo.storage(table="custom_sessions_x", index="custom_shop_index")
     storage.store_session(offline())
@@ -235,6 +279,7 @@ def test_same_settings_share_one_bound_model(dynamo: Backend) -> None:
 
 # --- paging and request counts ----------------------------------------------------------------
 
+
 def test_find_follows_every_index_page(dynamo: Backend, count_requests: Any) -> None:
     storage = dynamo.storage(page_size=3)
     sessions = [online(SHOP, user_id) for user_id in range(10)]
@@ -265,6 +310,7 @@ def test_each_single_operation_is_one_request(dynamo: Backend, count_requests: A
 
 # --- errors ---------------------------------------------------------------------------------------
 
+
 def test_missing_table_is_a_clear_error(dynamo: Backend) -> None:
     storage = dynamo.storage(table="no_such_table", create=False)
     for call in (
@@ -288,7 +334,9 @@ def test_missing_table_is_a_clear_error(dynamo: Backend) -> None:
         ("onlineAccessInfo", {"S": "not a map"}),
     ],
 )
-def test_corrupt_item_names_session_and_attribute(dynamo: Backend, attribute: str, bad: Any) -> None:
+def test_corrupt_item_names_session_and_attribute(
+    dynamo: Backend, attribute: str, bad: Any
+) -> None:
     storage = dynamo.storage()
     item = dict(NODE_OFFLINE_ITEM)
     if bad is None:
@@ -313,8 +361,14 @@ def test_unreachable_endpoint_is_a_storage_error() -> None:
     ("call", "error"),
     [
         (lambda s: s.store_session({"id": "x"}), TypeError),
-        (lambda s: s.store_session(Session(id="", shop=SHOP, state="", is_online=False)), ValueError),
-        (lambda s: s.store_session(Session(id="x", shop="", state="", is_online=False)), ValueError),
+        (
+            lambda s: s.store_session(Session(id="", shop=SHOP, state="", is_online=False)),
+            ValueError,
+        ),
+        (
+            lambda s: s.store_session(Session(id="x", shop="", state="", is_online=False)),
+            ValueError,
+        ),
         (lambda s: s.load_session(None), TypeError),
         (lambda s: s.delete_session(""), ValueError),
         (lambda s: s.delete_sessions("offline_x"), TypeError),
