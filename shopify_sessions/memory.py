@@ -38,6 +38,13 @@ class MemorySessionStorage:
                 self._sessions.pop(id, None)
         return True
 
+    def delete_sessions_by_shop(self, shop: str) -> int:
+        with self._lock:
+            ids = [id for id, s in self._sessions.items() if s.shop == shop]
+            for id in ids:
+                del self._sessions[id]
+        return len(ids)
+
     def find_sessions_by_shop(self, shop: str) -> list[Session]:
         with self._lock:
             found = [s for s in self._sessions.values() if s.shop == shop]
