@@ -1,44 +1,21 @@
-"""Batches that finish: retry what DynamoDB leaves unprocessed, while it makes progress.
+"""Batches that finish: resend what DynamoDB leaves unprocessed, while it makes progress.
 
-BatchGetItem and BatchWriteItem may process only part of a request (throttling, size limits) and
-return the rest as ``UnprocessedKeys`` / ``UnprocessedItems``. PynamoDB's own batch helpers retry
-those with no backoff, and its batch write gives up after a few rounds; here each round waits with
-exponential backoff and full jitter, and we give up only after several rounds in a row with no
-progress at all.
+BatchGetItem and BatchWriteItem may process only part of a request (throttling, size limits)
+and return the rest as ``UnprocessedKeys`` / ``UnprocessedItems``. PynamoDB's helpers retry
+those with no backoff, and its batch write gives up after a few rounds; here each round waits
+(see :class:`~shopify_sessions.retry.RetryPolicy`) and we stop only when rounds stop helping.
 """
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
-__all__ = ["RetryPolicy", "chunked", "send_until_done"]
+from .retry import RetryPolicy
+
+__all__ = ["chunked", "send_until_done"]
 
 T = TypeVar("T")
-
-
-class RetryPolicy:
-    """How long to keep resending unprocessed parts of a batch."""
-
-    def __init__(
-        self,
-        max_stalled_rounds: int = 6,
-        base_delay: float = 0.05,
-        max_delay: float = 2.0,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        if max_stalled_rounds < 1:
-            raise ValueError("max_stalled_rounds must be at least 1")
-        self.max_stalled_rounds = max_stalled_rounds
-        self.base_delay = base_delay
-        self.max_delay = max_delay
-        self.sleep = sleep
-
-    def delay(self, round_number: int) -> float:
-        """Full jitter: uniform in [0, min(max_delay, base_delay * 2**round_number)]."""
-        return random.uniform(0, min(self.max_delay, self.base_delay * 2**round_number))
 
 
 def chunked(items: Sequence[T], size: int) -> Iterator[list[T]]:
@@ -52,8 +29,8 @@ def send_until_done(
 ) -> list[T]:
     """Call ``send(pending)`` -> still-unprocessed items, until none are left or it stalls.
 
-    Returns the items left when ``policy.max_stalled_rounds`` rounds in a row processed
-    nothing (empty when everything went through).
+    Returns what is left after ``policy.stalled_rounds`` rounds in a row processed nothing
+    (empty when everything went through).
     """
     pending = items
     stalled = 0
@@ -61,9 +38,9 @@ def send_until_done(
     while pending:
         left = send(pending)
         stalled = 0 if len(left) < len(pending) else stalled + 1
-        if not left or stalled >= policy.max_stalled_rounds:
+        if not left or stalled >= policy.stalled_rounds:
             return left
         pending = left
-        policy.sleep(policy.delay(round_number))
+        policy.backoff(round_number)
         round_number += 1
     return []

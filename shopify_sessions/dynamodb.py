@@ -1,31 +1,45 @@
 """``DynamoDBSessionStorage``: the Node adapter's storage, in Python, on the same table.
 
 Data path: ``Session`` --codec--> bound ``SessionModel`` --PynamoDB--> DynamoDB item, and back.
-Every failure leaves here as a ``SessionStorageError``.
+Every request goes through :meth:`DynamoDBSessionStorage._call`, which retries what is worth
+retrying and turns every failure into a ``SessionStorageError``.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from functools import partial
 from typing import Any, TypeVar
 
-from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
+from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError
 from pynamodb.exceptions import PynamoDBException, TableDoesNotExist
 
-from .batch import RetryPolicy, chunked, send_until_done
+from . import redact
+from .batch import chunked, send_until_done
 from .codec import item_to_session, session_to_model
-from .errors import SessionStorageError, TableNotFoundError
+from .errors import (
+    AccessDeniedError,
+    CorruptSessionError,
+    InvalidSessionError,
+    SchemaMismatchError,
+    SessionConflictError,
+    SessionStorageError,
+    StorageUnavailableError,
+    TableNotFoundError,
+)
+from .item_size import MAX_ITEM_BYTES, item_size
 from .model import SessionModel, bind_model
+from .retry import RetryPolicy, is_retryable
 from .session import Session
 from .settings import resolve_connection, resolve_names
 
 __all__ = ["DynamoDBSessionStorage"]
 
 logger = logging.getLogger("shopify_sessions")
+redact.install()
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -33,6 +47,7 @@ R = TypeVar("R")
 BATCH_GET_SIZE = 100  # DynamoDB's limit of keys in one BatchGetItem
 BATCH_WRITE_SIZE = 25  # DynamoDB's limit of requests in one BatchWriteItem
 DEFAULT_MAX_CONCURRENCY = 8  # below botocore's default pool of 10 HTTP connections
+_SINGLE_FALLBACK = {"BatchGetItem": "GetItem", "BatchWriteItem": "DeleteItem"}
 
 
 class DynamoDBSessionStorage:
@@ -47,7 +62,7 @@ class DynamoDBSessionStorage:
     ``page_size`` caps the keys per index query page (``None``: DynamoDB's 1 MB pages); every
     page is read either way. Reads of whole items are strongly consistent. ``max_concurrency``
     bounds the requests one call sends at once (chunks of a large batch, per-item fallbacks).
-    ``batch_retry`` says how long unprocessed parts of a batch are retried.
+    ``retry`` says how failed requests and unprocessed batch parts are retried.
     """
 
     def __init__(
@@ -62,7 +77,7 @@ class DynamoDBSessionStorage:
         aws_session_token: str | None = None,
         page_size: int | None = None,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
-        batch_retry: RetryPolicy | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self.table_name, self.shop_index_name = resolve_names(session_table_name, shop_index_name)
         self.connection = resolve_connection(
@@ -74,17 +89,17 @@ class DynamoDBSessionStorage:
         )
         if page_size is not None and page_size < 1:
             raise ValueError("page_size must be a positive number of keys, or None")
-        self.page_size = page_size
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
+        self.page_size = page_size
         self.max_concurrency = max_concurrency
-        self.batch_retry = batch_retry or RetryPolicy()
-        self._pool: ThreadPoolExecutor | None = None
-        self._pool_lock = threading.Lock()
-        self._denied_batch_actions: set[str] = set()
+        self.retry = retry or RetryPolicy()
         self.model: type[SessionModel] = bind_model(
             self.table_name, self.shop_index_name, self.connection
         )
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._denied_batch_actions: set[str] = set()
 
     def __repr__(self) -> str:
         return (
@@ -101,21 +116,60 @@ class DynamoDBSessionStorage:
         write_capacity_units: int | None = None,
     ) -> None:
         """Create the table and shop index if missing (on-demand unless capacity is given)."""
-        with self._errors("CreateTable"):
-            self.model.create_table(
+        self._call(
+            "CreateTable",
+            lambda: self.model.create_table(
                 wait=wait,
                 read_capacity_units=read_capacity_units,
                 write_capacity_units=write_capacity_units,
-            )
+            ),
+        )
+
+    def verify_table(self) -> None:
+        """Check the table against the Node adapter's schema (one DescribeTable).
+
+        Raises ``TableNotFoundError``, ``AccessDeniedError``, or ``SchemaMismatchError`` naming
+        every difference (hash key, missing index, index key, projection).
+        """
+        table = self._call("DescribeTable", lambda: self._connection().describe_table())
+        differences = _schema_differences(table, self.shop_index_name)
+        if differences:
+            raise SchemaMismatchError(self.table_name, differences)
 
     # --- the SessionStorage contract ---------------------------------------------------------
 
-    def store_session(self, session: Session) -> bool:
-        """One PutItem of the whole item: a full replace, as the Node adapter does."""
+    def store_session(self, session: Session, *, expected: Session | None = None) -> bool:
+        """One PutItem of the whole item: a full replace, as the Node adapter does.
+
+        With ``expected`` (the session as loaded before a token refresh), the write happens
+        only if the stored item still holds ``expected``'s access and refresh tokens (absent
+        matches absent); otherwise ``SessionConflictError`` and nothing is written.
+        """
         _check_session(session)
+        if expected is not None:
+            _check_session(expected)
+            if expected.id != session.id:
+                raise InvalidSessionError(
+                    f"expected is session {expected.id!r}, not {session.id!r}"
+                )
         instance = session_to_model(session, self.model)
-        with self._errors("PutItem"):
-            instance.save()
+        item = instance.serialize()
+        size = item_size(item)
+        if size > MAX_ITEM_BYTES:
+            raise InvalidSessionError(
+                f"session {session.id!r} is {size} bytes as a DynamoDB item, over the "
+                f"{MAX_ITEM_BYTES}-byte limit (400 KB); nothing was written"
+            )
+        if expected is None:
+            self._call("PutItem", instance.save)
+            return True
+        condition = _tokens_condition(self.model, expected.access_token, expected.refresh_token)
+        try:
+            self._call("PutItem", lambda: instance.save(condition=condition))
+        except SessionConflictError:
+            # A retried request may find its own earlier, successful write: not a conflict.
+            if self._load_item(session.id) != item:
+                raise SessionConflictError(session.id) from None
         return True
 
     def load_session(self, id: str) -> Session | None:
@@ -123,16 +177,13 @@ class DynamoDBSessionStorage:
         _check_id(id, allow_empty=True)
         if not id:
             return None
-        with self._errors("GetItem"):
-            response = self.model._get_connection().get_item(id, consistent_read=True)
-        item = response.get("Item")
+        item = self._load_item(id)
         return item_to_session(item, self.model) if item else None
 
     def delete_session(self, id: str) -> bool:
         """One DeleteItem; deleting an id that is not stored still returns ``True``."""
         _check_id(id)
-        with self._errors("DeleteItem"):
-            self.model._get_connection().delete_item(id)
+        self._call("DeleteItem", lambda: self._connection().delete_item(id))
         return True
 
     def delete_sessions(self, ids: Iterable[str]) -> bool:
@@ -144,19 +195,22 @@ class DynamoDBSessionStorage:
         unique = _unique_ids(ids)
         if not unique:
             return True
-        if "BatchWriteItem" in self._denied_batch_actions:
+        if not self._batch_allowed("BatchWriteItem"):
             self._each(self.delete_session, unique)
             return True
         try:
             left = self._each(self._delete_chunk, list(chunked(unique, BATCH_WRITE_SIZE)))
-        except _BatchDenied:
+        except AccessDeniedError as error:
+            self._note_denied(error)
             self._each(self.delete_session, unique)
             return True
         not_deleted = [id for chunk_left in left for id in chunk_left]
         if not_deleted:
-            raise SessionStorageError(
-                f"DynamoDB BatchWriteItem on table {self.table_name!r} left "
-                f"{len(not_deleted)} sessions undeleted after retries: {_id_list(not_deleted)}"
+            raise StorageUnavailableError(
+                "BatchWriteItem",
+                self.table_name,
+                self.retry.stalled_rounds,
+                f"{len(not_deleted)} sessions left undeleted: {_id_list(not_deleted)}",
             )
         return True
 
@@ -166,116 +220,140 @@ class DynamoDBSessionStorage:
         self.delete_sessions(ids)
         return len(ids)
 
-    def find_sessions_by_shop(self, shop: str) -> list[Session]:
+    def find_sessions_by_shop(self, shop: str, *, strict: bool = False) -> list[Session]:
         """Every session of ``shop``: all index pages, then BatchGetItem in chunks of 100.
 
-        A session deleted between the query and the get is simply not returned.
+        A session deleted between the query and the get is simply not returned. Corrupt items
+        are skipped with a warning naming their ids, or raise ``CorruptSessionError`` when
+        ``strict``.
         """
         ids = self.find_session_ids_by_shop(shop)
-        if not ids:
-            return []
-        items: list[dict[str, Any]] = []
-        if "BatchGetItem" in self._denied_batch_actions:
-            items = self._get_each(ids)
-        else:
+        items = self._get_items(ids) if ids else []
+        sessions, corrupt = [], []
+        for item in items:
             try:
-                chunks = self._each(self._get_chunk, list(chunked(ids, BATCH_GET_SIZE)))
-            except _BatchDenied:
-                items = self._get_each(ids)
-            else:
-                not_loaded = [id for found, left in chunks for id in left]
-                if not_loaded:
-                    raise SessionStorageError(
-                        f"DynamoDB BatchGetItem on table {self.table_name!r} left "
-                        f"{len(not_loaded)} sessions unread after retries: {_id_list(not_loaded)}"
-                    )
-                items = [item for found, left in chunks for item in found]
-        return [item_to_session(item, self.model) for item in items]
+                sessions.append(item_to_session(item, self.model))
+            except CorruptSessionError as error:
+                if strict:
+                    raise
+                corrupt.append(error)
+        if corrupt:
+            logger.warning(
+                "skipped %d corrupt sessions of shop %r: %s",
+                len(corrupt),
+                shop,
+                "; ".join(str(error) for error in corrupt),
+            )
+        return sessions
 
     def find_session_ids_by_shop(self, shop: str) -> list[str]:
         """The ids the shop index holds for ``shop``, following every page."""
         _check_shop(shop)
-        with self._errors("Query"):
-            return [key.id for key in self.model.shop_index.query(shop, page_size=self.page_size)]
+        ids: list[str] = []
+        last_key: dict[str, Any] | None = None
+        while True:
+            page = self._call("Query", partial(self._query_page, shop, last_key))
+            ids.extend(item["id"]["S"] for item in page.get("Items", []))
+            last_key = page.get("LastEvaluatedKey")
+            if not last_key:
+                return ids
 
     def close(self) -> None:
         """Stop the worker threads (idempotent); the storage stays usable and restarts them."""
-        with self._pool_lock:
+        with self._lock:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True)
 
+    # --- single requests ----------------------------------------------------------------------
+
+    def _load_item(self, id: str) -> dict[str, Any] | None:
+        response = self._call(
+            "GetItem", lambda: self._connection().get_item(id, consistent_read=True)
+        )
+        item: dict[str, Any] | None = response.get("Item")
+        return item
+
+    def _query_page(self, shop: str, last_key: dict[str, Any] | None) -> dict[str, Any]:
+        page: dict[str, Any] = self._connection().query(
+            shop,
+            index_name=self.shop_index_name,
+            limit=self.page_size,
+            exclusive_start_key=last_key,
+        )
+        return page
+
     # --- batches --------------------------------------------------------------------------------
+
+    def _get_items(self, ids: list[str]) -> list[dict[str, Any]]:
+        """The items of ``ids`` that exist: BatchGetItem by 100, or GetItem each when refused."""
+        if self._batch_allowed("BatchGetItem"):
+            try:
+                chunks = self._each(self._get_chunk, list(chunked(ids, BATCH_GET_SIZE)))
+            except AccessDeniedError as error:
+                self._note_denied(error)
+            else:
+                not_loaded = [id for _, left in chunks for id in left]
+                if not_loaded:
+                    raise StorageUnavailableError(
+                        "BatchGetItem",
+                        self.table_name,
+                        self.retry.stalled_rounds,
+                        f"{len(not_loaded)} sessions left unread: {_id_list(not_loaded)}",
+                    )
+                return [item for found, _ in chunks for item in found]
+        return [item for item in self._each(self._load_item, ids) if item]
 
     def _get_chunk(self, ids: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
         """BatchGetItem of up to 100 ids until done or stalled: (items found, ids left)."""
         found: list[dict[str, Any]] = []
 
         def send(pending: list[str]) -> list[str]:
-            request = {
-                self.table_name: {
-                    "Keys": [{"id": {"S": id}} for id in pending],
-                    "ConsistentRead": True,
-                }
-            }
+            keys = [{"id": {"S": id}} for id in pending]
+            request = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
             response = self._dispatch("BatchGetItem", {"RequestItems": request})
             found.extend(response.get("Responses", {}).get(self.table_name, []))
             unprocessed = response.get("UnprocessedKeys", {}).get(self.table_name, {})
             return [key["id"]["S"] for key in unprocessed.get("Keys", [])]
 
-        left = send_until_done(send, ids, self.batch_retry)
+        left = send_until_done(send, ids, self.retry)
         return found, left
 
     def _delete_chunk(self, ids: list[str]) -> list[str]:
         """BatchWriteItem deleting up to 25 ids until done or stalled: the ids left."""
 
         def send(pending: list[str]) -> list[str]:
-            requests = [{"DeleteRequest": {"Key": {"id": {"S": id}}}} for id in pending]
-            response = self._dispatch(
-                "BatchWriteItem", {"RequestItems": {self.table_name: requests}}
-            )
+            deletes = [{"DeleteRequest": {"Key": {"id": {"S": id}}}} for id in pending]
+            request = {self.table_name: deletes}
+            response = self._dispatch("BatchWriteItem", {"RequestItems": request})
             unprocessed = response.get("UnprocessedItems", {}).get(self.table_name, [])
             return [request["DeleteRequest"]["Key"]["id"]["S"] for request in unprocessed]
 
-        return send_until_done(send, ids, self.batch_retry)
-
-    def _get_each(self, ids: list[str]) -> list[dict[str, Any]]:
-        """One GetItem per id, concurrently: the fallback without batch permissions."""
-
-        def get(id: str) -> dict[str, Any] | None:
-            with self._errors("GetItem"):
-                item: dict[str, Any] | None = (
-                    self._connection().get_item(id, consistent_read=True).get("Item")
-                )
-            return item
-
-        return [item for item in self._each(get, ids) if item]
+        return send_until_done(send, ids, self.retry)
 
     def _dispatch(self, action: str, request: dict[str, Any]) -> dict[str, Any]:
-        """Send one request through PynamoDB's connection; AccessDenied on a batch is noted."""
-        with self._errors(action):
-            try:
-                response: dict[str, Any] = self._connection().connection.dispatch(action, request)
-            except ClientError as error:
-                if error.response.get("Error", {}).get("Code") == "AccessDeniedException":
-                    self._note_denied(action)
-                    raise _BatchDenied(action) from None
-                raise
+        """One raw request through PynamoDB's connection (logging, consumed capacity)."""
+        response: dict[str, Any] = self._call(
+            action, lambda: self._connection().connection.dispatch(action, request)
+        )
         return response
 
-    def _note_denied(self, action: str) -> None:
-        with self._pool_lock:
-            first = action not in self._denied_batch_actions
-            self._denied_batch_actions.add(action)
+    def _batch_allowed(self, action: str) -> bool:
+        return action not in self._denied_batch_actions
+
+    def _note_denied(self, error: AccessDeniedError) -> None:
+        """Remember a refused batch action; warn once per storage and action."""
+        with self._lock:
+            first = error.action not in self._denied_batch_actions
+            self._denied_batch_actions.add(error.action)
         if first:
-            single = {"BatchGetItem": "GetItem", "BatchWriteItem": "DeleteItem"}[action]
             logger.warning(
                 "IAM policy refuses dynamodb:%s on table %r: falling back to one %s per session "
                 "(slower). Add dynamodb:%s to the policy (see README, IAM policy).",
-                action,
+                error.action,
                 self.table_name,
-                single,
-                action,
+                _SINGLE_FALLBACK[error.action],
+                error.action,
             )
 
     def _each(self, function: Callable[[T], R], items: list[T]) -> list[R]:
@@ -289,7 +367,7 @@ class DynamoDBSessionStorage:
         if len(items) <= 1 or self.max_concurrency == 1:
             return [function(item) for item in items]
         self._connection()
-        with self._pool_lock:
+        with self._lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(
                     max_workers=self.max_concurrency, thread_name_prefix="shopify_sessions"
@@ -303,67 +381,128 @@ class DynamoDBSessionStorage:
         connection.connection.client  # noqa: B018 - create the client before threads share it
         return connection
 
-    # --- errors -------------------------------------------------------------------------------
+    # --- retries and errors -------------------------------------------------------------------
 
-    @contextmanager
-    def _errors(self, action: str) -> Iterator[None]:
-        """Turn PynamoDB and botocore failures into ``SessionStorageError``s."""
-        try:
-            yield
-        except TableDoesNotExist:
-            raise TableNotFoundError(self.table_name) from None
-        except PynamoDBException as error:
-            code = getattr(error, "cause_response_code", None)
-            if code == "ResourceNotFoundException":
-                raise TableNotFoundError(self.table_name) from None
-            raise SessionStorageError(_describe(action, self.table_name, error)) from None
-        except (BotoCoreError, ClientError) as error:
-            raise SessionStorageError(_describe(action, self.table_name, error)) from None
+    def _call(self, action: str, send: Callable[[], R]) -> R:
+        """``send()`` with retries on throttling, 5xx and connection errors; errors translated."""
+        retry_number = 0
+        while True:
+            try:
+                return send()
+            except Exception as error:
+                cause = _cause(error)
+                if cause is None:
+                    raise
+                if is_retryable(cause) and retry_number + 1 < self.retry.attempts:
+                    self.retry.backoff(retry_number)
+                    retry_number += 1
+                    continue
+                raise self._translate(action, error, cause, retry_number + 1) from None
+
+    def _translate(
+        self, action: str, error: BaseException, cause: BaseException, attempts: int
+    ) -> SessionStorageError:
+        code = ""
+        if isinstance(cause, ClientError):
+            code = cause.response.get("Error", {}).get("Code", "")
+        if isinstance(error, TableDoesNotExist) or code == "ResourceNotFoundException":
+            return TableNotFoundError(self.table_name)
+        if code in ("AccessDeniedException", "UnrecognizedClientException"):
+            return AccessDeniedError(action, self.table_name, f" ({_detail(cause)})")
+        if code == "ConditionalCheckFailedException":
+            return SessionConflictError("?")  # store_session re-raises it with the id
+        if is_retryable(cause):
+            return StorageUnavailableError(action, self.table_name, attempts, _detail(cause))
+        return SessionStorageError(
+            f"DynamoDB {action} on table {self.table_name!r} failed: {_detail(cause)}"
+        )
 
 
-def _describe(action: str, table: str, error: Exception) -> str:
-    """``DynamoDB PutItem on 'table' failed: Code: message`` without echoing request data."""
-    cause: Any = getattr(error, "cause", None) or error
+def _cause(error: BaseException) -> BaseException | None:
+    """The botocore error behind a PynamoDB one; None for errors that are not DynamoDB's."""
+    if isinstance(error, PynamoDBException):
+        cause = getattr(error, "cause", None)
+        return cause if isinstance(cause, BaseException) else error
+    module = type(error).__module__
+    if module.startswith(("botocore", "pynamodb")):
+        return error
+    return None
+
+
+def _detail(cause: BaseException) -> str:
+    """``Code: message`` without echoing request data."""
     if isinstance(cause, NoRegionError):
-        detail = "no AWS region configured: pass region= or set AWS_REGION"
-    elif isinstance(cause, ClientError):
+        return "no AWS region configured: pass region= or set AWS_REGION"
+    if isinstance(cause, NoCredentialsError):
+        return "no AWS credentials found: configure them as for any AWS SDK"
+    if isinstance(cause, ClientError):
         err = cause.response.get("Error", {})
-        detail = f"{err.get('Code', 'Error')}: {err.get('Message', '')}".rstrip(": ")
-    else:
-        detail = f"{type(cause).__name__}: {cause}"
-    return f"DynamoDB {action} on table {table!r} failed: {detail}"
+        return f"{err.get('Code', 'Error')}: {err.get('Message', '')}".rstrip(": ")
+    if isinstance(cause, PynamoDBException):
+        return str(cause.msg)
+    return f"{type(cause).__name__}: {cause}"
+
+
+def _tokens_condition(model: type[SessionModel], access: str | None, refresh: str | None) -> Any:
+    """Stored tokens equal these (``None``: the attribute is absent)."""
+    return ((model.access_token == access) if access else model.access_token.does_not_exist()) & (
+        (model.refresh_token == refresh) if refresh else model.refresh_token.does_not_exist()
+    )
+
+
+def _schema_differences(table: dict[str, Any], index_name: str) -> list[str]:
+    differences = []
+    key_schema = table.get("KeySchema", [])
+    if key_schema != [{"AttributeName": "id", "KeyType": "HASH"}]:
+        shown = ", ".join(f"{k['AttributeName']} {k['KeyType']}" for k in key_schema)
+        differences.append(f"key schema is [{shown}], expected hash key 'id' alone")
+    types = {a["AttributeName"]: a["AttributeType"] for a in table.get("AttributeDefinitions", [])}
+    for name in ("id", "shop"):
+        if name in types and types[name] != "S":
+            differences.append(f"attribute {name!r} has type {types[name]}, expected S")
+    indexes = {i["IndexName"]: i for i in table.get("GlobalSecondaryIndexes", [])}
+    index = indexes.get(index_name)
+    if index is None:
+        found = ", ".join(repr(name) for name in indexes) or "none"
+        differences.append(f"global secondary index {index_name!r} is missing (found: {found})")
+        return differences
+    if index.get("KeySchema") != [{"AttributeName": "shop", "KeyType": "HASH"}]:
+        shown = ", ".join(
+            f"{k['AttributeName']} {k['KeyType']}" for k in index.get("KeySchema", [])
+        )
+        differences.append(f"index {index_name!r} key is [{shown}], expected hash key 'shop' alone")
+    projection = index.get("Projection", {}).get("ProjectionType")
+    if projection != "KEYS_ONLY":
+        differences.append(f"index {index_name!r} projects {projection}, expected KEYS_ONLY")
+    return differences
+
+
+def _id_list(ids: list[str], limit: int = 20) -> str:
+    shown = ", ".join(repr(id) for id in ids[:limit])
+    return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
 
 
 def _check_id(id: Any, *, allow_empty: bool = False) -> None:
     if not isinstance(id, str):
         raise TypeError(f"session id must be a str, got {type(id).__name__}")
     if not id and not allow_empty:
-        raise ValueError("session id must not be empty")
+        raise InvalidSessionError("session id must not be empty")
 
 
 def _check_shop(shop: Any) -> None:
     if not isinstance(shop, str):
         raise TypeError(f"shop must be a str, got {type(shop).__name__}")
     if not shop:
-        raise ValueError("shop must not be empty")
+        raise InvalidSessionError("shop must not be empty")
 
 
 def _check_session(session: Any) -> None:
     if not isinstance(session, Session):
-        raise TypeError(f"store_session expects a Session, got {type(session).__name__}")
+        raise TypeError(f"expected a Session, got {type(session).__name__}")
     if not session.id:
-        raise ValueError("session id must not be empty")
+        raise InvalidSessionError("session id must not be empty")
     if not session.shop:
-        raise ValueError(f"session {session.id!r}: shop must not be empty")
-
-
-class _BatchDenied(Exception):
-    """A batch action was refused by IAM: the caller falls back to per-item requests."""
-
-
-def _id_list(ids: list[str], limit: int = 20) -> str:
-    shown = ", ".join(repr(id) for id in ids[:limit])
-    return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
+        raise InvalidSessionError(f"session {session.id!r}: shop must not be empty")
 
 
 def _unique_ids(ids: Iterable[str]) -> list[str]:

@@ -197,6 +197,7 @@ def _make_bound_model(
             "aws_secret_access_key": connection.aws_secret_access_key,
             "aws_session_token": connection.aws_session_token,
             "billing_mode": PAY_PER_REQUEST_BILLING_MODE,
+            "max_retry_attempts": 0,  # the storage's RetryPolicy is the only retry layer
         },
     )
     namespace = {

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from shopify_sessions import SessionStorageError
-from shopify_sessions.batch import RetryPolicy, chunked, send_until_done
+from shopify_sessions.batch import chunked, send_until_done
+from shopify_sessions.retry import RetryPolicy
 from tests.conftest import Backend
 from tests.factories import SHOP, offline, online
 
@@ -126,7 +127,7 @@ def test_without_batch_permissions_find_and_delete_still_work(
 
 
 def _no_sleep() -> RetryPolicy:
-    return RetryPolicy(max_stalled_rounds=3, sleep=lambda _: None)
+    return RetryPolicy(stalled_rounds=3, sleep=lambda _: None)
 
 
 def test_send_until_done_keeps_going_while_progress_is_made() -> None:
@@ -195,7 +196,7 @@ def _unprocess(storage: Any, action: str, keep: int, rounds: int) -> list[int]:
 
 
 def test_unprocessed_keys_are_retried(dynamo: Backend) -> None:
-    storage = dynamo.storage(max_concurrency=1, batch_retry=_no_sleep())
+    storage = dynamo.storage(max_concurrency=1, retry=_no_sleep())
     ids = _seed(storage, 10)
     sizes = _unprocess(storage, "BatchGetItem", keep=3, rounds=2)
     assert sorted(s.id for s in storage.find_sessions_by_shop(SHOP)) == sorted(ids)
@@ -203,7 +204,7 @@ def test_unprocessed_keys_are_retried(dynamo: Backend) -> None:
 
 
 def test_unprocessed_items_are_retried(dynamo: Backend) -> None:
-    storage = dynamo.storage(max_concurrency=1, batch_retry=_no_sleep())
+    storage = dynamo.storage(max_concurrency=1, retry=_no_sleep())
     ids = _seed(storage, 10)
     sizes = _unprocess(storage, "BatchWriteItem", keep=2, rounds=3)
     storage.delete_sessions(ids)
@@ -212,18 +213,18 @@ def test_unprocessed_items_are_retried(dynamo: Backend) -> None:
 
 
 def test_a_batch_that_stalls_names_what_was_not_loaded(dynamo: Backend) -> None:
-    storage = dynamo.storage(max_concurrency=1, batch_retry=_no_sleep())
+    storage = dynamo.storage(max_concurrency=1, retry=_no_sleep())
     ids = _seed(storage, 5)
     _unprocess(storage, "BatchGetItem", keep=0, rounds=100)
-    with pytest.raises(SessionStorageError, match="5 sessions unread") as raised:
+    with pytest.raises(SessionStorageError, match="5 sessions left unread") as raised:
         storage.find_sessions_by_shop(SHOP)
     assert all(repr(id) in str(raised.value) for id in ids)
 
 
 def test_a_batch_that_stalls_names_what_was_not_deleted(dynamo: Backend) -> None:
-    storage = dynamo.storage(max_concurrency=1, batch_retry=_no_sleep())
+    storage = dynamo.storage(max_concurrency=1, retry=_no_sleep())
     ids = _seed(storage, 5)
     _unprocess(storage, "BatchWriteItem", keep=0, rounds=100)
-    with pytest.raises(SessionStorageError, match="5 sessions undeleted"):
+    with pytest.raises(SessionStorageError, match="5 sessions left undeleted"):
         storage.delete_sessions(ids)
     assert len(storage.find_session_ids_by_shop(SHOP)) == 5  # nothing claimed deleted is gone
