@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any, TypeVar
 
+from pynamodb.attributes import MapAttribute
+
 from .errors import CorruptSessionError
 from .model import AssociatedUserMap, OnlineAccessInfoMap, SessionModel
 from .session import AssociatedUser, OnlineAccessInfo, Session
@@ -72,17 +74,85 @@ def model_to_session(instance: SessionModel) -> Session:
 
 
 def item_to_session(item: dict[str, Any], model: type[SessionModel] = SessionModel) -> Session:
-    """A ``Session`` from a raw DynamoDB item (attribute-value JSON)."""
-    session_id = (
-        item.get("id", {}).get("S", "<no id>") if isinstance(item.get("id"), dict) else "<no id>"
-    )
+    """A ``Session`` from a raw DynamoDB item (attribute-value JSON).
+
+    Each value goes through the model's own PynamoDB attribute (``deserialize``), but without
+    building a model instance: that container machinery cost two thirds of decoding time,
+    which matters when a find returns thousands of sessions.
+    """
+    raw_id = item.get("id")
+    session_id = raw_id.get("S", "<no id>") if isinstance(raw_id, dict) else "<no id>"
+    fields = _decode(item, model, "", session_id)
+    for name in ("id", "shop", "state", "is_online"):
+        if fields.get(name) is None:
+            raise CorruptSessionError(session_id, _STORED_NAMES[name], "is missing")
+    info = fields.pop("online_access_info", None)
     try:
-        instance = model.from_raw_data(item)
-    except (TypeError, ValueError, KeyError, AttributeError) as error:
-        match = _ATTRIBUTE_IN_MESSAGE.search(str(error))
-        attribute = match.group(1) if match else "?"
-        raise CorruptSessionError(session_id, attribute, f"cannot be read ({error})") from None
-    return model_to_session(instance)
+        if info is not None:
+            user = info.pop("associated_user", None)
+            if user is not None:
+                if user.get("id") is None:
+                    raise CorruptSessionError(
+                        session_id, "onlineAccessInfo.associated_user.id", "is missing"
+                    )
+                user["id"] = _as_int(user["id"])
+                info["associated_user"] = AssociatedUser(**user)
+            info["expires_in"] = _as_int(info.get("expires_in"))
+            fields["online_access_info"] = OnlineAccessInfo(**info)
+        return Session(**fields)
+    except TypeError as error:
+        raise CorruptSessionError(session_id, _field_in(str(error)), "has the wrong type") from None
+
+
+_Decoder = tuple[str, str, str, Any, bool]  # python name, stored name, type, attribute, is map
+_decoders: dict[type[Any], list[_Decoder]] = {}
+
+
+def _decoders_of(container: type[Any]) -> list[_Decoder]:
+    decoders = _decoders.get(container)
+    if decoders is None:
+        decoders = [
+            (
+                name,
+                attr.attr_name,
+                attr.attr_type,
+                attr,
+                isinstance(attr, MapAttribute) and type(attr) is not MapAttribute,
+            )
+            for name, attr in container.get_attributes().items()
+        ]
+        _decoders[container] = decoders
+    return decoders
+
+
+def _decode(
+    raw: dict[str, Any], container: type[Any], path: str, session_id: str
+) -> dict[str, Any]:
+    """Python-named values of one item or typed map; absent and NULL values are left out."""
+    fields: dict[str, Any] = {}
+    for name, stored, attr_type, attr, is_map in _decoders_of(container):
+        value = raw.get(stored)
+        if not value or "NULL" in value:
+            continue
+        where = f"{path}{stored}"
+        if attr_type not in value:
+            kinds = "/".join(value)
+            raise CorruptSessionError(session_id, where, f"is {kinds}, expected {attr_type}")
+        if is_map:
+            fields[name] = _decode(value[attr_type], type(attr), f"{where}.", session_id)
+            continue
+        try:
+            fields[name] = attr.deserialize(value[attr_type])
+        except (TypeError, ValueError) as error:
+            raise CorruptSessionError(session_id, where, f"cannot be read ({error})") from None
+    return fields
+
+
+def _as_int(value: Any) -> Any:
+    """NumberAttribute yields int or float; Shopify's numbers here are integers."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def _info_to_map(info: OnlineAccessInfo) -> OnlineAccessInfoMap:

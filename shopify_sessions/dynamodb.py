@@ -228,15 +228,11 @@ class DynamoDBSessionStorage:
         ``strict``.
         """
         ids = self.find_session_ids_by_shop(shop)
-        items = self._get_items(ids) if ids else []
-        sessions, corrupt = [], []
-        for item in items:
-            try:
-                sessions.append(item_to_session(item, self.model))
-            except CorruptSessionError as error:
-                if strict:
-                    raise
-                corrupt.append(error)
+        read = self._read_sessions(ids) if ids else []
+        sessions = [entry for entry in read if isinstance(entry, Session)]
+        corrupt = [entry for entry in read if isinstance(entry, CorruptSessionError)]
+        if corrupt and strict:
+            raise corrupt[0]
         if corrupt:
             logger.warning(
                 "skipped %d corrupt sessions of shop %r: %s",
@@ -285,8 +281,12 @@ class DynamoDBSessionStorage:
 
     # --- batches --------------------------------------------------------------------------------
 
-    def _get_items(self, ids: list[str]) -> list[dict[str, Any]]:
-        """The items of ``ids`` that exist: BatchGetItem by 100, or GetItem each when refused."""
+    def _read_sessions(self, ids: list[str]) -> list[Session | CorruptSessionError]:
+        """The sessions of ``ids`` that exist: BatchGetItem by 100, or GetItem each if refused.
+
+        Items are decoded in the worker threads as their responses arrive, so decoding one
+        chunk overlaps the wait for the others and raw items do not pile up.
+        """
         if self._batch_allowed("BatchGetItem"):
             try:
                 chunks = self._each(self._get_chunk, list(chunked(ids, BATCH_GET_SIZE)))
@@ -301,18 +301,25 @@ class DynamoDBSessionStorage:
                         self.retry.stalled_rounds,
                         f"{len(not_loaded)} sessions left unread: {_id_list(not_loaded)}",
                     )
-                return [item for found, _ in chunks for item in found]
-        return [item for item in self._each(self._load_item, ids) if item]
+                return [entry for found, _ in chunks for entry in found]
+        loaded = self._each(self._load_item, ids)
+        return [self._decode(item) for item in loaded if item]
 
-    def _get_chunk(self, ids: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
-        """BatchGetItem of up to 100 ids until done or stalled: (items found, ids left)."""
-        found: list[dict[str, Any]] = []
+    def _decode(self, item: dict[str, Any]) -> Session | CorruptSessionError:
+        try:
+            return item_to_session(item, self.model)
+        except CorruptSessionError as error:
+            return error
+
+    def _get_chunk(self, ids: list[str]) -> tuple[list[Session | CorruptSessionError], list[str]]:
+        """BatchGetItem of up to 100 ids until done or stalled: (sessions found, ids left)."""
+        found: list[Session | CorruptSessionError] = []
 
         def send(pending: list[str]) -> list[str]:
             keys = [{"id": {"S": id}} for id in pending]
             request = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
             response = self._dispatch("BatchGetItem", {"RequestItems": request})
-            found.extend(response.get("Responses", {}).get(self.table_name, []))
+            found.extend(map(self._decode, response.get("Responses", {}).get(self.table_name, [])))
             unprocessed = response.get("UnprocessedKeys", {}).get(self.table_name, {})
             return [key["id"]["S"] for key in unprocessed.get("Keys", [])]
 
