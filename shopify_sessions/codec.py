@@ -82,7 +82,9 @@ def item_to_session(item: dict[str, Any], model: type[SessionModel] = SessionMod
     """
     raw_id = item.get("id")
     session_id = raw_id.get("S", "<no id>") if isinstance(raw_id, dict) else "<no id>"
-    fields = _decode(item, model, "", session_id)
+    # Bound models only rename the table: SessionModel's attributes decode for all of them,
+    # and keep the decoder cache at one entry per attribute container.
+    fields = _decode(item, SessionModel, "", session_id)
     for name in ("id", "shop", "state", "is_online"):
         if fields.get(name) is None:
             raise CorruptSessionError(session_id, _STORED_NAMES[name], "is missing")

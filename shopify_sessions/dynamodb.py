@@ -19,6 +19,7 @@ from pynamodb.exceptions import PynamoDBException, TableDoesNotExist
 
 from . import redact
 from .batch import chunked, send_until_done
+from .cipher import TokenCipher, UnknownKeyError, is_encrypted, key_id_of
 from .codec import item_to_session, session_to_model
 from .errors import (
     AccessDeniedError,
@@ -46,7 +47,7 @@ R = TypeVar("R")
 
 BATCH_GET_SIZE = 100  # DynamoDB's limit of keys in one BatchGetItem
 BATCH_WRITE_SIZE = 25  # DynamoDB's limit of requests in one BatchWriteItem
-DEFAULT_MAX_CONCURRENCY = 8  # below botocore's default pool of 10 HTTP connections
+DEFAULT_MAX_CONCURRENCY = 10  # botocore's default pool holds 10 HTTP connections
 _SINGLE_FALLBACK = {"BatchGetItem": "GetItem", "BatchWriteItem": "DeleteItem"}
 
 
@@ -63,6 +64,8 @@ class DynamoDBSessionStorage:
     page is read either way. Reads of whole items are strongly consistent. ``max_concurrency``
     bounds the requests one call sends at once (chunks of a large batch, per-item fallbacks).
     ``retry`` says how failed requests and unprocessed batch parts are retried.
+    ``token_cipher`` encrypts access and refresh tokens at rest (the Node adapter cannot read
+    such items); without it, plaintext tokens are stored exactly as Node stores them.
     """
 
     def __init__(
@@ -78,6 +81,7 @@ class DynamoDBSessionStorage:
         page_size: int | None = None,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         retry: RetryPolicy | None = None,
+        token_cipher: TokenCipher | None = None,
     ) -> None:
         self.table_name, self.shop_index_name = resolve_names(session_table_name, shop_index_name)
         self.connection = resolve_connection(
@@ -94,6 +98,7 @@ class DynamoDBSessionStorage:
         self.page_size = page_size
         self.max_concurrency = max_concurrency
         self.retry = retry or RetryPolicy()
+        self.token_cipher = token_cipher
         self.model: type[SessionModel] = bind_model(
             self.table_name, self.shop_index_name, self.connection
         )
@@ -152,7 +157,7 @@ class DynamoDBSessionStorage:
                 raise InvalidSessionError(
                     f"expected is session {expected.id!r}, not {session.id!r}"
                 )
-        instance = session_to_model(session, self.model)
+        instance = self._sealed_model(session)
         item = instance.serialize()
         size = item_size(item)
         if size > MAX_ITEM_BYTES:
@@ -163,7 +168,7 @@ class DynamoDBSessionStorage:
         if expected is None:
             self._call("PutItem", instance.save)
             return True
-        condition = _tokens_condition(self.model, expected.access_token, expected.refresh_token)
+        condition = self._expected_condition(expected)
         try:
             self._call("PutItem", lambda: instance.save(condition=condition))
         except SessionConflictError:
@@ -178,7 +183,7 @@ class DynamoDBSessionStorage:
         if not id:
             return None
         item = self._load_item(id)
-        return item_to_session(item, self.model) if item else None
+        return self._open(item_to_session(item, self.model)) if item else None
 
     def delete_session(self, id: str) -> bool:
         """One DeleteItem; deleting an id that is not stored still returns ``True``."""
@@ -307,9 +312,61 @@ class DynamoDBSessionStorage:
 
     def _decode(self, item: dict[str, Any]) -> Session | CorruptSessionError:
         try:
-            return item_to_session(item, self.model)
+            return self._open(item_to_session(item, self.model))
         except CorruptSessionError as error:
             return error
+
+    # --- tokens at rest -----------------------------------------------------------------------
+
+    def _sealed_model(self, session: Session) -> SessionModel:
+        """The model to write: tokens encrypted when a cipher is configured."""
+        instance = session_to_model(session, self.model)
+        cipher = self.token_cipher
+        if cipher is not None:
+            if session.access_token:
+                instance.access_token = cipher.encrypt(
+                    session.access_token, session_id=session.id, field="accessToken"
+                )
+            if session.refresh_token:
+                instance.refresh_token = cipher.encrypt(
+                    session.refresh_token, session_id=session.id, field="refreshToken"
+                )
+        return instance
+
+    def _open(self, session: Session) -> Session:
+        """Decrypt a freshly decoded session's tokens in place; plaintext ones stay as they are."""
+        for name, stored in (("access_token", "accessToken"), ("refresh_token", "refreshToken")):
+            value = getattr(session, name)
+            if value is None or not is_encrypted(value):
+                continue
+            if self.token_cipher is None:
+                raise UnknownKeyError(session.id, stored, key_id_of(value) or "?", held=[])
+            setattr(
+                session, name, self.token_cipher.decrypt(value, session_id=session.id, field=stored)
+            )
+        return session
+
+    def _expected_condition(self, expected: Session) -> Any:
+        """The condition that the stored tokens are still ``expected``'s.
+
+        Plaintext tokens are compared by DynamoDB in the PutItem itself. Encrypted ones carry
+        a fresh nonce, so the stored item is read first (one GetItem), its tokens decrypted and
+        compared, and the write is conditioned on the exact stored ciphertexts.
+        """
+        if self.token_cipher is None:
+            return _tokens_condition(self.model, expected.access_token, expected.refresh_token)
+        item = self._load_item(expected.id)
+        stored = self._open(item_to_session(item, self.model)) if item else None
+        if stored is None or (stored.access_token, stored.refresh_token) != (
+            expected.access_token,
+            expected.refresh_token,
+        ):
+            if stored is None and not expected.access_token and not expected.refresh_token:
+                return _tokens_condition(self.model, None, None)
+            raise SessionConflictError(expected.id)
+        raw_access = item.get("accessToken", {}).get("S") if item else None
+        raw_refresh = item.get("refreshToken", {}).get("S") if item else None
+        return _tokens_condition(self.model, raw_access, raw_refresh)
 
     def _get_chunk(self, ids: list[str]) -> tuple[list[Session | CorruptSessionError], list[str]]:
         """BatchGetItem of up to 100 ids until done or stalled: (sessions found, ids left)."""
@@ -369,7 +426,7 @@ class DynamoDBSessionStorage:
         botocore clients are thread-safe (boto3 documents low-level clients as such). PynamoDB
         creates its botocore client lazily without a lock, so ``_connection()`` builds it once
         before any fan-out; after that the threads share one client and its pool of
-        ``max_pool_connections`` (10) HTTP connections, which ``max_concurrency`` stays below.
+        ``max_pool_connections`` (10) HTTP connections, which ``max_concurrency`` should not exceed.
         """
         if len(items) <= 1 or self.max_concurrency == 1:
             return [function(item) for item in items]

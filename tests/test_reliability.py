@@ -1,0 +1,365 @@
+"""Faults on the wire (through a loopback proxy), schema checks, bad input, secrets in logs."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from shopify_sessions import (
+    AccessDeniedError,
+    CorruptSessionError,
+    DynamoDBSessionStorage,
+    InvalidSessionError,
+    RetryPolicy,
+    SchemaMismatchError,
+    SessionConflictError,
+    SessionStorageError,
+    StorageUnavailableError,
+    TableNotFoundError,
+    TokenCipher,
+)
+from tests.conftest import Backend
+from tests.factories import SHOP, offline, online
+from tests.support.proxy import DynamoProxy, Fault, unprocess_items, unprocess_keys
+
+FAST_RETRY = RetryPolicy(attempts=4, base_delay=0.001, max_delay=0.01, stalled_rounds=4)
+
+
+@pytest.fixture
+def proxy(moto_server_endpoint: str) -> Iterator[DynamoProxy]:
+    with DynamoProxy(moto_server_endpoint) as running:
+        yield running
+
+
+@pytest.fixture
+def direct(moto_server_endpoint: str) -> Backend:
+    """The same server without the proxy: the ground truth for what is stored."""
+    return Backend("moto_server", moto_server_endpoint)
+
+
+def _storages(direct: Backend, proxy: DynamoProxy, **kwargs: Any) -> tuple[Any, Any]:
+    truth = direct.storage()
+    faulty = DynamoDBSessionStorage(
+        truth.table_name, host=proxy.endpoint, retry=kwargs.pop("retry", FAST_RETRY), **kwargs
+    )
+    return truth, faulty
+
+
+def _first_attempts(fault: Fault, failures: int, operation: str | None = None) -> Any:
+    """A fault hook: ``fault`` for the first ``failures`` attempts of each request."""
+
+    def hook(op: str, body: bytes, attempt: int) -> Fault | None:
+        if operation not in (None, op) or attempt > failures:
+            return None
+        return fault
+
+    return hook
+
+
+# --- retries ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        pytest.param(Fault.throttle(), id="throttled"),
+        pytest.param(Fault.server_error(), id="500"),
+        pytest.param(Fault.drop_connection(), id="dropped-before"),
+        pytest.param(Fault.drop_connection(after_forward=True), id="dropped-after"),
+    ],
+)
+def test_every_operation_survives_transient_faults(
+    direct: Backend, proxy: DynamoProxy, fault: Fault
+) -> None:
+    truth, faulty = _storages(direct, proxy)
+    proxy.faults = _first_attempts(fault, failures=2)
+    sessions = [online(SHOP, n) for n in range(30)]
+    for session in sessions:
+        assert faulty.store_session(session) is True
+    assert faulty.load_session(sessions[0].id) == sessions[0]
+    assert sorted(s.id for s in faulty.find_sessions_by_shop(SHOP)) == sorted(
+        s.id for s in sessions
+    )
+    assert faulty.delete_session(sessions[0].id) is True
+    assert faulty.delete_sessions([s.id for s in sessions[1:]]) is True
+    assert truth.find_sessions_by_shop(SHOP) == []
+    assert proxy.counts["PutItem"] == 3 * 30  # two failures, then success, for each
+
+
+def test_retries_run_out_into_a_clear_error(direct: Backend, proxy: DynamoProxy) -> None:
+    truth, faulty = _storages(direct, proxy)
+    proxy.faults = _first_attempts(Fault.throttle(), failures=100)
+    with pytest.raises(StorageUnavailableError, match=r"PutItem .* failed after 4 attempts") as e:
+        faulty.store_session(offline())
+    assert "ProvisionedThroughputExceededException" in str(e.value)
+    assert truth.load_session(offline().id) is None
+    proxy.faults = _first_attempts(Fault.drop_connection(), failures=100)
+    with pytest.raises(StorageUnavailableError, match=r"GetItem .* after 4 attempts"):
+        faulty.load_session(offline().id)
+
+
+def test_retry_policy_is_configurable(direct: Backend, proxy: DynamoProxy) -> None:
+    _, faulty = _storages(direct, proxy, retry=RetryPolicy(attempts=1))
+    proxy.faults = _first_attempts(Fault.server_error(), failures=1)
+    with pytest.raises(StorageUnavailableError, match="after 1 attempt:"):
+        faulty.store_session(offline())
+    with pytest.raises(ValueError, match="at least 1"):
+        RetryPolicy(attempts=0)
+
+
+def test_a_retried_conditional_store_is_not_its_own_conflict(
+    direct: Backend, proxy: DynamoProxy
+) -> None:
+    truth, faulty = _storages(direct, proxy)
+    truth.store_session(offline(refresh_token="r0"))
+    loaded = truth.load_session(offline().id)
+    refreshed = offline(access_token="a1", refresh_token="r1")
+    # the first PutItem is applied, but its answer is lost; the retry finds the new tokens
+    proxy.faults = _first_attempts(Fault.drop_connection(after_forward=True), 1, "PutItem")
+    assert faulty.store_session(refreshed, expected=loaded) is True
+    assert truth.load_session(offline().id) == refreshed
+    proxy.faults = None
+    with pytest.raises(SessionConflictError):
+        faulty.store_session(offline(access_token="a2"), expected=loaded)
+
+
+def test_access_denied_names_the_action_and_is_not_retried(
+    direct: Backend, proxy: DynamoProxy
+) -> None:
+    _, faulty = _storages(direct, proxy)
+    denied = Fault.error(400, "AccessDeniedException", "not authorized to perform PutItem")
+    proxy.faults = _first_attempts(denied, failures=100, operation="PutItem")
+    with pytest.raises(AccessDeniedError, match="dynamodb:PutItem") as raised:
+        faulty.store_session(offline())
+    assert raised.value.action == "PutItem"
+    assert proxy.counts["PutItem"] == 1
+
+
+def test_unprocessed_batch_parts_on_the_wire_are_retried(
+    direct: Backend, proxy: DynamoProxy
+) -> None:
+    truth, faulty = _storages(direct, proxy)
+    ids = [s.id for s in (online(SHOP, n) for n in range(150))]
+    for n in range(150):
+        truth.store_session(online(SHOP, n))
+
+    def partial(op: str, body: bytes, attempt: int) -> Fault | None:
+        """The first requests come back partly unprocessed; later ones (the retries) do not."""
+        if op == "BatchGetItem" and proxy.counts[op] <= 2:
+            return Fault.rewrite_response(unprocess_keys(40))
+        if op == "BatchWriteItem" and proxy.counts[op] <= 6:
+            return Fault.rewrite_response(unprocess_items(10))
+        return None
+
+    proxy.faults = partial
+    assert sorted(s.id for s in faulty.find_sessions_by_shop(SHOP)) == sorted(ids)
+    assert faulty.delete_sessions(ids) is True
+    assert truth.find_sessions_by_shop(SHOP) == []
+    assert proxy.counts["BatchGetItem"] > 2 and proxy.counts["BatchWriteItem"] > 6
+
+
+# --- randomised fault injection ----------------------------------------------------------------
+
+
+FAULTS = [
+    (0.08, "throttled", Fault.throttle()),
+    (0.05, "500", Fault.server_error()),
+    (0.05, "dropped before", Fault.drop_connection()),
+    (0.05, "dropped after", Fault.drop_connection(after_forward=True)),
+]
+
+
+def _random_faults(rng: random.Random, seen: Counter[str]) -> Any:
+    def hook(op: str, body: bytes, attempt: int) -> Fault | None:
+        roll = rng.random()
+        for chance, name, fault in FAULTS:
+            if roll < chance:
+                seen[name] += 1
+                return fault
+            roll -= chance
+        if op == "BatchGetItem" and roll < 0.3:
+            seen["unprocessed keys"] += 1
+            return Fault.rewrite_response(unprocess_keys(3))
+        if op == "BatchWriteItem" and roll < 0.3:
+            seen["unprocessed items"] += 1
+            return Fault.rewrite_response(unprocess_items(3))
+        return None
+
+    return hook
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_faults_never_lose_or_resurrect_a_session(
+    direct: Backend, proxy: DynamoProxy, seed: int
+) -> None:
+    """Every operation succeeds or raises SessionStorageError; what it reports is true."""
+    rng = random.Random(seed)
+    faults_seen: Counter[str] = Counter()
+    truth, faulty = _storages(direct, proxy)
+    proxy.faults = _random_faults(rng, faults_seen)
+    known: dict[str, Any] = {}  # id -> Session stored, or None when reported deleted
+    outcomes: Counter[str] = Counter()
+    shops = [f"shop{n}.myshopify.com" for n in range(4)]
+    for step in range(200):
+        shop = rng.choice(shops)
+        session = online(shop, rng.randrange(12), state=f"step{step}")
+        op = rng.choice(["store", "store", "load", "delete", "delete_many", "find"])
+        try:
+            if op == "store":
+                faulty.store_session(session)
+                known[session.id] = session
+            elif op == "load":
+                loaded = faulty.load_session(session.id)
+                if session.id in known:
+                    assert loaded == known[session.id]
+            elif op == "delete":
+                faulty.delete_session(session.id)
+                known[session.id] = None
+            elif op == "delete_many":
+                ids = [s for s in known if s.startswith(shop)][:5]
+                faulty.delete_sessions(ids)
+                known.update(dict.fromkeys(ids))
+            else:
+                found = {s.id: s for s in faulty.find_sessions_by_shop(shop)}
+                for id, expected in known.items():
+                    if expected is not None and expected.shop == shop:
+                        assert found.get(id) == expected
+                    elif expected is None and id in found:
+                        raise AssertionError(f"{id} reported deleted but found")
+            outcomes["ok"] += 1
+        except SessionStorageError:
+            outcomes["SessionStorageError"] += 1
+            known.pop(session.id, None)  # outcome unknown: forget what we knew
+            if op == "delete_many":
+                for id in [s for s in known if s.startswith(shop)][:5]:
+                    known.pop(id, None)
+    for id, expected in known.items():
+        assert truth.load_session(id) == expected, id
+    print(f"seed {seed}: outcomes {dict(outcomes)}, faults injected {dict(faults_seen)}")
+    assert outcomes["ok"] > 150 and sum(faults_seen.values()) > 20
+
+
+# --- schema and missing tables ----------------------------------------------------------------
+
+
+def test_verify_table_accepts_the_node_schema(dynamo: Backend) -> None:
+    dynamo.storage().verify_table()
+    dynamo.storage(index="custom_index").verify_table()
+
+
+def test_verify_table_missing(dynamo: Backend) -> None:
+    with pytest.raises(TableNotFoundError):
+        dynamo.storage(table="no_such_sessions", create=False).verify_table()
+
+
+def _raw_table(dynamo: Backend, name: str, hash_key: str, index: dict[str, Any] | None) -> None:
+    request: dict[str, Any] = dict(
+        TableName=name,
+        KeySchema=[{"AttributeName": hash_key, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": hash_key, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    if index:
+        request["GlobalSecondaryIndexes"] = [index]
+        index_key = index["KeySchema"][0]["AttributeName"]
+        request["AttributeDefinitions"].append({"AttributeName": index_key, "AttributeType": "S"})
+    dynamo.raw_client().create_table(**request)
+    dynamo.tables.append(name)
+
+
+def test_verify_table_names_each_difference(dynamo: Backend) -> None:
+    _raw_table(
+        dynamo, "sessions_wrong_schema", "session_id",
+        {"IndexName": "shop_index", "KeySchema": [{"AttributeName": "other", "KeyType": "HASH"}],
+         "Projection": {"ProjectionType": "ALL"}},
+    )  # fmt: skip
+    storage = dynamo.storage(table="sessions_wrong_schema", create=False)
+    with pytest.raises(SchemaMismatchError) as raised:
+        storage.verify_table()
+    text = str(raised.value)
+    assert "hash key 'id'" in text and "session_id HASH" in text
+    assert "index 'shop_index' key is [other HASH]" in text
+    assert "projects ALL, expected KEYS_ONLY" in text
+    assert len(raised.value.differences) == 3
+
+
+def test_verify_table_names_a_missing_index(dynamo: Backend) -> None:
+    _raw_table(dynamo, "sessions_no_index", "id", None)
+    with pytest.raises(SchemaMismatchError, match="'shop_index' is missing"):
+        dynamo.storage(table="sessions_no_index", create=False).verify_table()
+
+
+# --- bad input and corrupt items ------------------------------------------------------------------
+
+
+def test_an_item_over_400_kb_is_refused_before_sending(
+    dynamo: Backend, count_requests: Any
+) -> None:
+    storage = dynamo.storage()
+    counter = count_requests(storage)
+    huge = offline(scope="read_x," * 60_000)
+    with pytest.raises(InvalidSessionError, match=r"session 'offline_shop1.myshopify.com' is \d+"):
+        storage.store_session(huge)
+    assert counter.total == 0
+    storage.store_session(offline(scope="read_x," * 50_000))  # ~350 KB: fine
+
+
+def test_find_skips_corrupt_items_with_a_warning_or_raises_when_strict(
+    dynamo: Backend, caplog: pytest.LogCaptureFixture
+) -> None:
+    storage = dynamo.storage()
+    storage.store_session(offline())
+    storage.store_session(online())
+    bad = {"id": {"S": f"{SHOP}_9"}, "shop": {"S": SHOP}, "state": {"S": "s"},
+           "isOnline": {"S": "yes"}}  # fmt: skip
+    dynamo.raw_client().put_item(TableName=storage.table_name, Item=bad)
+    with caplog.at_level(logging.WARNING, logger="shopify_sessions"):
+        found = storage.find_sessions_by_shop(SHOP)
+    assert sorted(s.id for s in found) == sorted([offline().id, online().id])
+    assert f"{SHOP}_9" in caplog.text and "isOnline" in caplog.text
+    with pytest.raises(CorruptSessionError, match=f"{SHOP}_9"):
+        storage.find_sessions_by_shop(SHOP, strict=True)
+    with pytest.raises(CorruptSessionError):
+        storage.load_session(f"{SHOP}_9")
+
+
+# --- secrets ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("encrypted", [False, True])
+def test_no_token_in_any_log_record_even_at_debug(
+    dynamo: Backend, caplog: pytest.LogCaptureFixture, encrypted: bool
+) -> None:
+    cipher = TokenCipher({"k1": TokenCipher.generate_key()}, "k1") if encrypted else None
+    storage = dynamo.storage(token_cipher=cipher)
+    secrets = [
+        "shpat_SECRET_access_1", "shprt_SECRET_refresh_1", "shpat_SECRET_access_2",
+        "shpat_SECRET_access_3",
+    ]  # fmt: skip
+    session = online(access_token=secrets[0], refresh_token=secrets[1])
+    with caplog.at_level(logging.DEBUG):
+        storage.store_session(session)
+        loaded = storage.load_session(session.id)
+        refreshed = loaded.copy()
+        refreshed.access_token = secrets[2]
+        storage.store_session(refreshed, expected=loaded)
+        stale = refreshed.copy()
+        stale.access_token = secrets[3]
+        with pytest.raises(SessionConflictError) as conflict:
+            storage.store_session(stale, expected=loaded)
+        storage.find_sessions_by_shop(SHOP)
+        storage.delete_sessions([session.id])
+        storage.delete_session(session.id)
+    logged = "\n".join(record.getMessage() + str(record.__dict__) for record in caplog.records)
+    assert any(r.name.startswith("pynamodb") for r in caplog.records)
+    assert any(r.name.startswith("botocore") for r in caplog.records)
+    for secret in secrets:
+        assert secret not in logged
+        assert secret not in str(conflict.value) and secret not in repr(loaded)
+    if cipher is not None:
+        assert "ssenc:" not in logged

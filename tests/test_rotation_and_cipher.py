@@ -1,0 +1,179 @@
+"""Safe token rotation (conditional store) and tokens encrypted at rest."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from shopify_sessions import (
+    DynamoDBSessionStorage,
+    SessionConflictError,
+    TokenCipher,
+    TokenDecryptionError,
+    UnknownKeyError,
+)
+from tests.conftest import Backend, _backend
+from tests.factories import offline
+
+K1, K2 = TokenCipher.generate_key(), TokenCipher.generate_key()
+
+
+@pytest.fixture(params=["plaintext", "encrypted"])
+def rotating(request: pytest.FixtureRequest, dynamo: Backend) -> DynamoDBSessionStorage:
+    """A storage with or without a token cipher: the rotation contract holds for both."""
+    cipher = TokenCipher({"k1": K1}, "k1") if request.param == "encrypted" else None
+    storage: DynamoDBSessionStorage = dynamo.storage(token_cipher=cipher)
+    return storage
+
+
+def _refreshed(session: Any, n: int) -> Any:
+    fresh = session.copy()
+    fresh.access_token = f"shpat_access_{n}"
+    fresh.refresh_token = f"shprt_refresh_{n}"
+    return fresh
+
+
+def test_store_with_expected_writes_when_tokens_unchanged(rotating: Any) -> None:
+    rotating.store_session(offline(refresh_token="shprt_refresh_0"))
+    loaded = rotating.load_session(offline().id)
+    assert rotating.store_session(_refreshed(loaded, 1), expected=loaded) is True
+    assert rotating.load_session(offline().id) == _refreshed(loaded, 1)
+
+
+def test_store_with_stale_expected_conflicts_and_changes_nothing(rotating: Any) -> None:
+    rotating.store_session(offline(refresh_token="shprt_refresh_0"))
+    stale = rotating.load_session(offline().id)
+    rotating.store_session(_refreshed(stale, 1), expected=stale)  # another worker won
+    with pytest.raises(SessionConflictError, match="changed since it was loaded"):
+        rotating.store_session(_refreshed(stale, 2), expected=stale)
+    assert rotating.load_session(offline().id) == _refreshed(stale, 1)
+
+
+def test_absent_tokens_match_absent(rotating: Any) -> None:
+    bare = offline(access_token=None)
+    assert rotating.store_session(bare, expected=bare) is True  # nothing stored yet: absent
+    assert rotating.store_session(_refreshed(bare, 1), expected=bare) is True
+    with pytest.raises(SessionConflictError):
+        rotating.store_session(_refreshed(bare, 2), expected=bare)
+
+
+def test_expected_tokens_on_a_missing_item_conflict(rotating: Any) -> None:
+    with pytest.raises(SessionConflictError):
+        rotating.store_session(_refreshed(offline(), 1), expected=offline())
+    assert rotating.load_session(offline().id) is None
+
+
+@pytest.fixture(params=["plaintext", "encrypted"])
+def rotating_atomic(request: pytest.FixtureRequest) -> Iterator[DynamoDBSessionStorage]:
+    """On dynalite only: moto (in process and server) does not make a conditional write atomic
+    under concurrent requests (condition check and put race), so it can let two winners in."""
+    backend = next(_backend("dynalite", request))
+    cipher = TokenCipher({"k1": K1}, "k1") if request.param == "encrypted" else None
+    yield backend.storage(token_cipher=cipher)
+    backend.drop_tables()
+
+
+def test_concurrent_refreshes_exactly_one_wins(rotating_atomic: Any) -> None:
+    rotating = rotating_atomic
+    rotating.store_session(offline(refresh_token="shprt_refresh_0"))
+    loaded = [rotating.load_session(offline().id) for _ in range(6)]
+    outcomes: list[str] = []
+    barrier = threading.Barrier(len(loaded))
+
+    def refresh(n: int) -> None:
+        barrier.wait()
+        try:
+            rotating.store_session(_refreshed(loaded[n], n + 1), expected=loaded[n])
+            outcomes.append(f"won {n + 1}")
+        except SessionConflictError:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=refresh, args=(n,)) for n in range(len(loaded))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    winners = [o for o in outcomes if o.startswith("won")]
+    assert len(winners) == 1 and outcomes.count("conflict") == len(loaded) - 1
+    winner = int(winners[0].split()[1])
+    assert rotating.load_session(offline().id).refresh_token == f"shprt_refresh_{winner}"
+
+
+def test_expected_must_be_the_same_session(rotating: Any) -> None:
+    with pytest.raises(ValueError, match="expected is session"):
+        rotating.store_session(offline(), expected=offline(id="offline_other"))
+
+
+# --- encryption at rest -------------------------------------------------------------------------
+
+
+def _raw(dynamo: Backend, storage: Any, id: str) -> dict[str, Any]:
+    item: dict[str, Any] = (
+        dynamo.raw_client()
+        .get_item(TableName=storage.table_name, Key={"id": {"S": id}}, ConsistentRead=True)
+        .get("Item", {})
+    )
+    return item
+
+
+def test_tokens_are_encrypted_at_rest_and_load_decrypted(dynamo: Backend) -> None:
+    storage = dynamo.storage(token_cipher=TokenCipher({"k1": K1}, "k1"))
+    session = offline(refresh_token="shprt_secret_refresh")
+    storage.store_session(session)
+    item = _raw(dynamo, storage, session.id)
+    assert item["accessToken"]["S"].startswith("ssenc:v1:k1:")
+    assert item["refreshToken"]["S"].startswith("ssenc:v1:k1:")
+    assert "shpat_" not in str(item) and "shprt_" not in str(item)
+    assert item["shop"] == {"S": session.shop}  # everything else stays Node's format
+    assert storage.load_session(session.id) == session
+    assert storage.find_sessions_by_shop(session.shop) == [session]
+
+
+def test_ciphertext_copied_to_another_session_does_not_decrypt(dynamo: Backend) -> None:
+    storage = dynamo.storage(token_cipher=TokenCipher({"k1": K1}, "k1"))
+    storage.store_session(offline("a.myshopify.com"))
+    storage.store_session(offline("b.myshopify.com"))
+    stolen = _raw(dynamo, storage, "offline_a.myshopify.com")["accessToken"]
+    victim = _raw(dynamo, storage, "offline_b.myshopify.com")
+    victim["accessToken"] = stolen
+    dynamo.raw_client().put_item(TableName=storage.table_name, Item=victim)
+    with pytest.raises(TokenDecryptionError, match=r"offline_b\.myshopify\.com"):
+        storage.load_session("offline_b.myshopify.com")
+
+
+def test_key_rotation(dynamo: Backend) -> None:
+    old = dynamo.storage(token_cipher=TokenCipher({"k1": K1}, "k1"))
+    session = offline()
+    old.store_session(session)
+    rotated = DynamoDBSessionStorage(
+        old.table_name, host=dynamo.endpoint, token_cipher=TokenCipher({"k1": K1, "k2": K2}, "k2")
+    )
+    assert rotated.load_session(session.id) == session  # old key still decrypts
+    rotated.store_session(session)
+    assert _raw(dynamo, old, session.id)["accessToken"]["S"].startswith("ssenc:v1:k2:")
+    only_new = DynamoDBSessionStorage(
+        old.table_name, host=dynamo.endpoint, token_cipher=TokenCipher({"k2": K2}, "k2")
+    )
+    assert only_new.load_session(session.id) == session
+    with pytest.raises(UnknownKeyError, match="'k2'"):
+        old.load_session(session.id)
+
+
+def test_plaintext_items_still_load_with_a_cipher(dynamo: Backend) -> None:
+    plain = dynamo.storage()
+    plain.store_session(offline())
+    encrypted = DynamoDBSessionStorage(
+        plain.table_name, host=dynamo.endpoint, token_cipher=TokenCipher({"k1": K1}, "k1")
+    )
+    assert encrypted.load_session(offline().id) == offline()
+
+
+def test_encrypted_items_without_a_cipher_are_an_error_not_a_token(dynamo: Backend) -> None:
+    encrypted = dynamo.storage(token_cipher=TokenCipher({"k1": K1}, "k1"))
+    encrypted.store_session(offline())
+    plain = DynamoDBSessionStorage(encrypted.table_name, host=dynamo.endpoint)
+    with pytest.raises(UnknownKeyError, match="'k1'"):
+        plain.load_session(offline().id)
