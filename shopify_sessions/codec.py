@@ -88,6 +88,7 @@ def item_to_session(item: dict[str, Any], model: type[SessionModel] = SessionMod
     for name in ("id", "shop", "state", "is_online"):
         if fields.get(name) is None:
             raise CorruptSessionError(session_id, _STORED_NAMES[name], "is missing")
+    fields.pop("ttl", None)  # storage metadata, not part of the session
     info = fields.pop("online_access_info", None)
     try:
         if info is not None:

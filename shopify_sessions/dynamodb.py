@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from functools import partial
 from typing import Any, TypeVar
 
@@ -36,6 +37,7 @@ from .model import SessionModel, bind_model
 from .retry import RetryPolicy, is_retryable
 from .session import Session
 from .settings import resolve_connection, resolve_names
+from .ttl import DEFAULT_TTL_GRACE, ttl_for
 
 __all__ = ["DynamoDBSessionStorage"]
 
@@ -66,6 +68,8 @@ class DynamoDBSessionStorage:
     ``retry`` says how failed requests and unprocessed batch parts are retried.
     ``token_cipher`` encrypts access and refresh tokens at rest (the Node adapter cannot read
     such items); without it, plaintext tokens are stored exactly as Node stores them.
+    ``ttl_grace``: sessions with a natural end get a ``ttl`` attribute (epoch seconds) that
+    long after it, for DynamoDB's TTL to remove them; ``None`` writes no ``ttl``.
     """
 
     def __init__(
@@ -82,6 +86,7 @@ class DynamoDBSessionStorage:
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         retry: RetryPolicy | None = None,
         token_cipher: TokenCipher | None = None,
+        ttl_grace: timedelta | None = DEFAULT_TTL_GRACE,
     ) -> None:
         self.table_name, self.shop_index_name = resolve_names(session_table_name, shop_index_name)
         self.connection = resolve_connection(
@@ -99,6 +104,7 @@ class DynamoDBSessionStorage:
         self.max_concurrency = max_concurrency
         self.retry = retry or RetryPolicy()
         self.token_cipher = token_cipher
+        self.ttl_grace = ttl_grace
         self.model: type[SessionModel] = bind_model(
             self.table_name, self.shop_index_name, self.connection
         )
@@ -119,8 +125,13 @@ class DynamoDBSessionStorage:
         wait: bool = True,
         read_capacity_units: int | None = None,
         write_capacity_units: int | None = None,
+        *,
+        ttl: bool = False,
     ) -> None:
-        """Create the table and shop index if missing (on-demand unless capacity is given)."""
+        """Create the table and shop index if missing (on-demand unless capacity is given).
+
+        ``ttl=True`` also turns on DynamoDB's TTL on the ``ttl`` attribute.
+        """
         self._call(
             "CreateTable",
             lambda: self.model.create_table(
@@ -129,6 +140,98 @@ class DynamoDBSessionStorage:
                 write_capacity_units=write_capacity_units,
             ),
         )
+        if ttl:
+            if not wait:
+                self._call("DescribeTable", self.model.wait_until_active)
+            self._call("UpdateTimeToLive", self.model.enable_time_to_live)
+
+    def enable_ttl(self, progress: Callable[[int], None] | None = None) -> int:
+        """Turn on DynamoDB's TTL and give every existing item the ``ttl`` it should carry.
+
+        One Scan pass; an item whose ``ttl`` is missing or stale gets one conditional
+        UpdateItem (never recreating an item deleted meanwhile). ``progress(n)`` is called
+        after each item scanned. Returns how many items were updated.
+        """
+        if self.ttl_grace is None:
+            raise ValueError("this storage writes no ttl (ttl_grace=None): nothing to enable")
+        self._call("UpdateTimeToLive", self.model.enable_time_to_live)
+        updated = 0
+        for item in self.iter_items():
+            session = self._decode_plain(item)
+            if isinstance(session, Session):
+                wanted = ttl_for(session, self.ttl_grace)
+                stored = item.get("ttl", {}).get("N")
+                if wanted is not None and stored != str(wanted):
+                    updated += self._set_ttl(session.id, wanted)
+            if progress is not None:
+                progress(1)
+        return updated
+
+    def _set_ttl(self, id: str, ttl: int) -> int:
+        request = {
+            "TableName": self.table_name,
+            "Key": {"id": {"S": id}},
+            "UpdateExpression": "SET #ttl = :ttl",
+            "ConditionExpression": "attribute_exists(id)",
+            "ExpressionAttributeNames": {"#ttl": "ttl"},
+            "ExpressionAttributeValues": {":ttl": {"N": str(ttl)}},
+        }
+        try:
+            self._dispatch("UpdateItem", request)
+        except SessionConflictError:  # deleted since the scan: leave it deleted
+            return 0
+        return 1
+
+    def iter_items(self, page_size: int | None = None) -> Iterator[dict[str, Any]]:
+        """Every raw item of the table (Scan, page by page): for admin work and backups."""
+        last_key: dict[str, Any] | None = None
+        while True:
+            page = self._call(
+                "Scan",
+                partial(self._connection().scan, limit=page_size, exclusive_start_key=last_key),
+            )
+            yield from page.get("Items", [])
+            last_key = page.get("LastEvaluatedKey")
+            if not last_key:
+                return
+
+    def iter_sessions(self, *, strict: bool = False) -> Iterator[Session]:
+        """Every session of the table (Scan); corrupt items skipped with a warning unless strict."""
+        for item in self.iter_items():
+            entry = self._decode(item)
+            if isinstance(entry, Session):
+                yield entry
+            elif strict:
+                raise entry
+            else:
+                logger.warning("skipped a corrupt session: %s", entry)
+
+    def re_encrypt(self, progress: Callable[[int], None] | None = None) -> int:
+        """Rewrite every item whose tokens are plaintext or under another key than the active one.
+
+        Each rewrite is a conditional store (the tokens must still be the ones read), so a
+        token refreshed meanwhile is never overwritten; such an item was just written under
+        the active key anyway. Returns how many items were rewritten.
+        """
+        cipher = self.token_cipher
+        if cipher is None:
+            raise ValueError("re_encrypt needs a storage with a token_cipher")
+        rewritten = 0
+        for item in self.iter_items():
+            values = [item.get(name, {}).get("S") for name in ("accessToken", "refreshToken")]
+            if any(value and cipher.needs_reencryption(value) for value in values):
+                entry = self._decode(item)
+                if isinstance(entry, Session):
+                    try:
+                        self.store_session(entry, expected=entry)
+                        rewritten += 1
+                    except SessionConflictError:
+                        pass
+                else:
+                    logger.warning("re-encrypt skipped a corrupt session: %s", entry)
+            if progress is not None:
+                progress(1)
+        return rewritten
 
     def verify_table(self) -> None:
         """Check the table against the Node adapter's schema (one DescribeTable).
@@ -316,11 +419,19 @@ class DynamoDBSessionStorage:
         except CorruptSessionError as error:
             return error
 
+    def _decode_plain(self, item: dict[str, Any]) -> Session | CorruptSessionError:
+        """Decode without decrypting tokens (enough for dates, and needs no key)."""
+        try:
+            return item_to_session(item, self.model)
+        except CorruptSessionError as error:
+            return error
+
     # --- tokens at rest -----------------------------------------------------------------------
 
     def _sealed_model(self, session: Session) -> SessionModel:
         """The model to write: tokens encrypted when a cipher is configured."""
         instance = session_to_model(session, self.model)
+        instance.ttl = ttl_for(session, self.ttl_grace)
         cipher = self.token_cipher
         if cipher is not None:
             if session.access_token:

@@ -93,6 +93,8 @@ class SessionModel(Model):
     online_access_info = OnlineAccessInfoMap(  # type: ignore[no-untyped-call]
         attr_name="onlineAccessInfo", null=True
     )
+    # Ours, not Node's: epoch seconds for DynamoDB's TTL (see ttl.py); Node ignores it.
+    ttl = NumberAttribute(null=True)
 
     shop_index: ClassVar[ShopIndex] = ShopIndex()
 
@@ -104,11 +106,14 @@ class SessionModel(Model):
         write_capacity_units: int | None = None,
         billing_mode: str | None = None,
         ignore_update_ttl_errors: bool = False,
+        *,
+        ttl: bool = False,
     ) -> Any:
         """Create the table and its shop index unless it exists; by default wait until usable.
 
         On-demand billing unless capacity units are given; then the table and the index are
-        both provisioned with them, as in the Node adapter's README (1 and 1).
+        both provisioned with them, as in the Node adapter's README (1 and 1). ``ttl=True``
+        also turns on DynamoDB's TTL on the ``ttl`` attribute (waits for the table first).
         """
         if (read_capacity_units is None) != (write_capacity_units is None):
             raise ValueError("give both read_capacity_units and write_capacity_units, or neither")
@@ -135,8 +140,25 @@ class SessionModel(Model):
             except TableError as error:
                 if getattr(error, "cause_response_code", None) != "ResourceInUseException":
                     raise  # ResourceInUse: created meanwhile by someone else, which is fine
-        if wait:
+        if wait or ttl:
             cls.wait_until_active()
+        if ttl:
+            cls.enable_time_to_live()
+
+    @classmethod
+    def enable_time_to_live(cls) -> bool:
+        """Turn on DynamoDB's TTL on the ``ttl`` attribute; ``False`` if it already was on."""
+        connection = cls._get_connection()
+        # straight to botocore: PynamoDB's dispatch adds ReturnConsumedCapacity, which this
+        # control-plane call does not take
+        client: Any = connection.connection.client
+        status = client.describe_time_to_live(TableName=cls.Meta.table_name).get(
+            "TimeToLiveDescription", {}
+        )
+        if status.get("TimeToLiveStatus") in ("ENABLED", "ENABLING"):
+            return False
+        connection.update_time_to_live(cls.ttl.attr_name)
+        return True
 
     @classmethod
     def wait_until_active(cls, timeout: float = TABLE_WAIT_TIMEOUT_SECONDS) -> None:

@@ -110,9 +110,22 @@ def _raw_item(dynamo: Backend, storage: DynamoDBSessionStorage, id: str) -> dict
 
 @pytest.mark.parametrize(("session", "item"), EXAMPLES)
 def test_python_writes_exactly_the_node_item(dynamo: Backend, session: Session, item: Any) -> None:
-    storage = dynamo.storage()
+    storage = dynamo.storage(ttl_grace=None)
     storage.store_session(session)
     assert _raw_item(dynamo, storage, session.id) == item
+
+
+@pytest.mark.parametrize(("session", "item"), EXAMPLES)
+def test_by_default_only_a_ttl_is_added(dynamo: Backend, session: Session, item: Any) -> None:
+    storage = dynamo.storage()
+    storage.store_session(session)
+    stored = _raw_item(dynamo, storage, session.id)
+    ttl = stored.pop("ttl", None)
+    assert stored == item
+    if session.is_online:  # refresh token: its expiry plus 7 days
+        assert ttl == {"N": str(int(session.refresh_token_expires.timestamp()) + 7 * 86400)}
+    else:  # an offline session that never expires: no TTL
+        assert ttl is None
 
 
 @pytest.mark.parametrize(("session", "item"), EXAMPLES)
