@@ -1,0 +1,236 @@
+"""``Session`` <-> the Node adapter's plain JSON form (exports, imports, the Node pipe).
+
+The plain JSON form is the Node item unmarshalled, what ``session.toObject()`` gives in Node
+with its dates as ``Date.toISOString()`` strings: camelCase keys, ``YYYY-MM-DDTHH:MM:SS.mmmZ``
+dates, ``onlineAccessInfo`` with snake_case keys, absent fields absent, and no ``ttl`` (storage
+metadata, not part of a session)::
+
+    {"id": "offline_example.myshopify.com", "shop": "example.myshopify.com", "state": "st",
+     "isOnline": false, "scope": "write_products", "accessToken": "shpat_..."}
+
+Both directions go through the package's item codec (``session_to_item`` / ``item_to_session``)
+and a small attribute-value (un)marshaller, so this form is the item format and nothing else.
+Validation errors name the key that is wrong and never echo a token.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from .attributes import parse_iso_datetime
+from .codec import item_to_session, session_to_item
+from .session import Session
+from .ttl import TTL_ATTRIBUTE
+
+__all__ = [
+    "NODE_JSON_KEYS",
+    "attribute_value_to_json",
+    "json_to_attribute_value",
+    "node_json_to_session",
+    "session_to_node_json",
+]
+
+_REQUIRED = ("id", "shop", "state", "isOnline")
+# Node's toObject() order, for readable exports
+_ORDER = (
+    "id",
+    "shop",
+    "state",
+    "isOnline",
+    "scope",
+    "expires",
+    "accessToken",
+    "refreshToken",
+    "refreshTokenExpires",
+    "onlineAccessInfo",
+)
+_STRINGS = ("scope", "accessToken", "refreshToken")
+_DATES = ("expires", "refreshTokenExpires")
+NODE_JSON_KEYS = frozenset((*_REQUIRED, *_STRINGS, *_DATES, "onlineAccessInfo"))
+_IGNORED = frozenset({TTL_ATTRIBUTE})  # a raw item's storage metadata: accepted and dropped
+_INFO_KEYS = {
+    "expires_in": "number",
+    "associated_user_scope": "string",
+    "associated_user": "object",
+}
+_USER_KEYS = {
+    "id": "integer",
+    "first_name": "string",
+    "last_name": "string",
+    "email": "string",
+    "email_verified": "boolean",
+    "account_owner": "boolean",
+    "locale": "string",
+    "collaborator": "boolean",
+}
+
+
+# --- attribute values <-> JSON values ----------------------------------------------------------
+
+
+def attribute_value_to_json(value: Mapping[str, Any]) -> Any:
+    """One DynamoDB attribute value (``{"S": "x"}``, ``{"N": "1"}``, ...) as a JSON value.
+
+    Handles the types a session item holds: S, N (int when integral, else float), BOOL, M, L
+    and NULL.
+    """
+    if not isinstance(value, Mapping) or len(value) != 1:
+        raise ValueError(f"not a DynamoDB attribute value: {type(value).__name__}")
+    ((kind, data),) = value.items()
+    if kind == "S":
+        return str(data)
+    if kind == "N":
+        number = Decimal(str(data))
+        return int(number) if number == number.to_integral_value() else float(number)
+    if kind == "BOOL":
+        return bool(data)
+    if kind == "NULL":
+        return None
+    if kind == "M":
+        return {key: attribute_value_to_json(inner) for key, inner in data.items()}
+    if kind == "L":
+        return [attribute_value_to_json(inner) for inner in data]
+    raise ValueError(f"unsupported DynamoDB attribute type {kind!r}")
+
+
+def json_to_attribute_value(value: Any) -> dict[str, Any]:
+    """One JSON value as a DynamoDB attribute value (the inverse of the function above)."""
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, bool):  # before int: bool is an int in Python
+        return {"BOOL": value}
+    if isinstance(value, int):
+        return {"N": str(value)}
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("numbers must be finite")
+        return {"N": repr(value)}
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, Mapping):
+        return {"M": {str(key): json_to_attribute_value(inner) for key, inner in value.items()}}
+    if isinstance(value, (list, tuple)):
+        return {"L": [json_to_attribute_value(inner) for inner in value]}
+    raise ValueError(f"not a JSON value: {type(value).__name__}")
+
+
+# --- sessions ------------------------------------------------------------------------------------
+
+
+def session_to_node_json(session: Session) -> dict[str, Any]:
+    """The plain JSON of the item this package (and the Node adapter) writes for ``session``."""
+    item = session_to_item(session)
+    item.pop(TTL_ATTRIBUTE, None)
+    rank = {name: position for position, name in enumerate(_ORDER)}
+    names = sorted(item, key=lambda name: (rank.get(name, len(rank)), name))
+    return {name: attribute_value_to_json(item[name]) for name in names}
+
+
+def node_json_to_session(obj: Any) -> Session:
+    """The ``Session`` whose plain JSON is ``obj``, after checking every key and type.
+
+    Raises ``ValueError`` naming the first problem (unknown key, missing key, wrong type,
+    unreadable date); a ``ttl`` key is accepted and ignored. Token values are never echoed.
+    """
+    if not isinstance(obj, Mapping):
+        raise ValueError(f"expected a JSON object, got {_json_type(obj)}")
+    raw_id = obj.get("id")
+    where = f"session {raw_id!r}" if isinstance(raw_id, str) and raw_id else "session"
+    unknown = sorted(str(key) for key in obj if key not in NODE_JSON_KEYS | _IGNORED)
+    if unknown:
+        raise ValueError(
+            f"{where}: unknown key{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(repr(k) for k in unknown)} (known: {', '.join(sorted(NODE_JSON_KEYS))})"
+        )
+    for key in _REQUIRED:
+        if obj.get(key) is None:
+            raise ValueError(f"{where}: {key!r} is missing")
+    for key in ("id", "shop", "state"):
+        _expect(where, key, obj[key], "string")
+        if key != "state" and not obj[key]:
+            raise ValueError(f"{where}: {key!r} must not be empty")
+    _expect(where, "isOnline", obj["isOnline"], "boolean")
+    for key in _STRINGS:
+        if obj.get(key) is not None:
+            _expect(where, key, obj[key], "string")
+    for key in _DATES:
+        if obj.get(key) is not None:
+            _expect(where, key, obj[key], "string")
+            try:
+                parse_iso_datetime(obj[key])
+            except ValueError:
+                raise ValueError(
+                    f"{where}: {key!r} is not an ISO-8601 date-time "
+                    f"(expected e.g. 2026-01-31T12:00:00.000Z)"
+                ) from None
+    info = obj.get("onlineAccessInfo")
+    if info is not None:
+        _check_object(where, "onlineAccessInfo", info, _INFO_KEYS)
+        user = info.get("associated_user")
+        if user is not None:
+            path = "onlineAccessInfo.associated_user"
+            _check_object(where, path, user, _USER_KEYS)
+            if user.get("id") is None:
+                raise ValueError(f"{where}: '{path}.id' is missing")
+    item = {
+        name: json_to_attribute_value(value)
+        for name, value in obj.items()
+        if value is not None and name not in _IGNORED
+    }
+    return item_to_session(item)
+
+
+def _check_object(where: str, path: str, value: Any, keys: Mapping[str, str]) -> None:
+    _expect(where, path, value, "object")
+    for key, inner in value.items():
+        if key not in keys:
+            raise ValueError(
+                f"{where}: unknown key '{path}.{key}' (known: {', '.join(sorted(keys))})"
+            )
+        if inner is not None:
+            _expect(where, f"{path}.{key}", inner, keys[key])
+
+
+def _expect(where: str, key: str, value: Any, kind: str) -> None:
+    ok = {
+        "string": isinstance(value, str),
+        "boolean": isinstance(value, bool),
+        "object": isinstance(value, Mapping),
+        "number": isinstance(value, (int, float)) and not isinstance(value, bool),
+        "integer": _is_integral(value),
+    }[kind]
+    if not ok:
+        article = "an" if kind[0] in "aeiou" else "a"
+        raise ValueError(f"{where}: {key!r} must be {article} {kind}, got {_json_type(value)}")
+    if kind == "number" and not math.isfinite(value):
+        raise ValueError(f"{where}: {key!r} must be a finite number")
+
+
+def _is_integral(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    try:
+        return isinstance(value, float) and Decimal(repr(value)) == int(value)
+    except (InvalidOperation, OverflowError, ValueError):
+        return False
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, (list, tuple)):
+        return "an array"
+    return type(value).__name__
