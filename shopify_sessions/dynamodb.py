@@ -1,42 +1,33 @@
 """``DynamoDBSessionStorage``: the Node adapter's storage, in Python, on the same table.
 
-Data path: ``Session`` --codec--> bound ``SessionModel`` --PynamoDB--> DynamoDB item, and back.
-Every request goes through :meth:`DynamoDBSessionStorage._call`, which retries what is worth
-retrying and turns every failure into a ``SessionStorageError``.
+Data path: ``Session`` --codec--> bound ``SessionModel`` --PynamoDB--> DynamoDB item, and back;
+tokens optionally encrypted (``cipher``) and a ``ttl`` added (``ttl``) on the way in. Requests
+(retries, errors, batches) are ``TableRequests``' business; this module deals in sessions.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from functools import partial
-from typing import Any, TypeVar
-
-from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError
-from pynamodb.exceptions import PynamoDBException, TableDoesNotExist
+from typing import Any
 
 from . import redact
-from .batch import chunked, send_until_done
 from .cipher import TokenCipher, UnknownKeyError, is_encrypted, key_id_of
 from .codec import item_to_session, session_to_model
 from .errors import (
-    AccessDeniedError,
     CorruptSessionError,
     InvalidSessionError,
     SchemaMismatchError,
     SessionConflictError,
-    SessionStorageError,
-    StorageUnavailableError,
-    TableNotFoundError,
 )
 from .item_size import MAX_ITEM_BYTES, item_size
-from .model import SessionModel, bind_model
-from .retry import RetryPolicy, is_retryable
+from .model import SessionModel, bind_model, schema_differences
+from .retry import RetryPolicy
 from .session import Session
 from .settings import resolve_connection, resolve_names
+from .table_requests import DEFAULT_MAX_CONCURRENCY, TableRequests
 from .ttl import DEFAULT_TTL_GRACE, ttl_for
 
 __all__ = ["DynamoDBSessionStorage"]
@@ -44,13 +35,7 @@ __all__ = ["DynamoDBSessionStorage"]
 logger = logging.getLogger("shopify_sessions")
 redact.install()
 
-T = TypeVar("T")
-R = TypeVar("R")
-
-BATCH_GET_SIZE = 100  # DynamoDB's limit of keys in one BatchGetItem
-BATCH_WRITE_SIZE = 25  # DynamoDB's limit of requests in one BatchWriteItem
-DEFAULT_MAX_CONCURRENCY = 10  # botocore's default pool holds 10 HTTP connections
-_SINGLE_FALLBACK = {"BatchGetItem": "GetItem", "BatchWriteItem": "DeleteItem"}
+_TOKEN_FIELDS = (("access_token", "accessToken"), ("refresh_token", "refreshToken"))
 
 
 class DynamoDBSessionStorage:
@@ -98,19 +83,17 @@ class DynamoDBSessionStorage:
         )
         if page_size is not None and page_size < 1:
             raise ValueError("page_size must be a positive number of keys, or None")
-        if max_concurrency < 1:
-            raise ValueError("max_concurrency must be at least 1")
         self.page_size = page_size
-        self.max_concurrency = max_concurrency
-        self.retry = retry or RetryPolicy()
         self.token_cipher = token_cipher
         self.ttl_grace = ttl_grace
         self.model: type[SessionModel] = bind_model(
             self.table_name, self.shop_index_name, self.connection
         )
-        self._pool: ThreadPoolExecutor | None = None
-        self._lock = threading.Lock()
-        self._denied_batch_actions: set[str] = set()
+        self.requests = TableRequests(self.model, retry or RetryPolicy(), max_concurrency)
+
+    @property
+    def retry(self) -> RetryPolicy:
+        return self.requests.retry
 
     def __repr__(self) -> str:
         return (
@@ -118,131 +101,9 @@ class DynamoDBSessionStorage:
             f"region={self.connection.region!r}, host={self.connection.host!r})"
         )
 
-    # --- table -------------------------------------------------------------------------------
-
-    def create_table(
-        self,
-        wait: bool = True,
-        read_capacity_units: int | None = None,
-        write_capacity_units: int | None = None,
-        *,
-        ttl: bool = False,
-    ) -> None:
-        """Create the table and shop index if missing (on-demand unless capacity is given).
-
-        ``ttl=True`` also turns on DynamoDB's TTL on the ``ttl`` attribute.
-        """
-        self._call(
-            "CreateTable",
-            lambda: self.model.create_table(
-                wait=wait,
-                read_capacity_units=read_capacity_units,
-                write_capacity_units=write_capacity_units,
-            ),
-        )
-        if ttl:
-            if not wait:
-                self._call("DescribeTable", self.model.wait_until_active)
-            self._call("UpdateTimeToLive", self.model.enable_time_to_live)
-
-    def enable_ttl(self, progress: Callable[[int], None] | None = None) -> int:
-        """Turn on DynamoDB's TTL and give every existing item the ``ttl`` it should carry.
-
-        One Scan pass; an item whose ``ttl`` is missing or stale gets one conditional
-        UpdateItem (never recreating an item deleted meanwhile). ``progress(n)`` is called
-        after each item scanned. Returns how many items were updated.
-        """
-        if self.ttl_grace is None:
-            raise ValueError("this storage writes no ttl (ttl_grace=None): nothing to enable")
-        self._call("UpdateTimeToLive", self.model.enable_time_to_live)
-        updated = 0
-        for item in self.iter_items():
-            session = self._decode_plain(item)
-            if isinstance(session, Session):
-                wanted = ttl_for(session, self.ttl_grace)
-                stored = item.get("ttl", {}).get("N")
-                if wanted is not None and stored != str(wanted):
-                    updated += self._set_ttl(session.id, wanted)
-            if progress is not None:
-                progress(1)
-        return updated
-
-    def _set_ttl(self, id: str, ttl: int) -> int:
-        request = {
-            "TableName": self.table_name,
-            "Key": {"id": {"S": id}},
-            "UpdateExpression": "SET #ttl = :ttl",
-            "ConditionExpression": "attribute_exists(id)",
-            "ExpressionAttributeNames": {"#ttl": "ttl"},
-            "ExpressionAttributeValues": {":ttl": {"N": str(ttl)}},
-        }
-        try:
-            self._dispatch("UpdateItem", request)
-        except SessionConflictError:  # deleted since the scan: leave it deleted
-            return 0
-        return 1
-
-    def iter_items(self, page_size: int | None = None) -> Iterator[dict[str, Any]]:
-        """Every raw item of the table (Scan, page by page): for admin work and backups."""
-        last_key: dict[str, Any] | None = None
-        while True:
-            page = self._call(
-                "Scan",
-                partial(self._connection().scan, limit=page_size, exclusive_start_key=last_key),
-            )
-            yield from page.get("Items", [])
-            last_key = page.get("LastEvaluatedKey")
-            if not last_key:
-                return
-
-    def iter_sessions(self, *, strict: bool = False) -> Iterator[Session]:
-        """Every session of the table (Scan); corrupt items skipped with a warning unless strict."""
-        for item in self.iter_items():
-            entry = self._decode(item)
-            if isinstance(entry, Session):
-                yield entry
-            elif strict:
-                raise entry
-            else:
-                logger.warning("skipped a corrupt session: %s", entry)
-
-    def re_encrypt(self, progress: Callable[[int], None] | None = None) -> int:
-        """Rewrite every item whose tokens are plaintext or under another key than the active one.
-
-        Each rewrite is a conditional store (the tokens must still be the ones read), so a
-        token refreshed meanwhile is never overwritten; such an item was just written under
-        the active key anyway. Returns how many items were rewritten.
-        """
-        cipher = self.token_cipher
-        if cipher is None:
-            raise ValueError("re_encrypt needs a storage with a token_cipher")
-        rewritten = 0
-        for item in self.iter_items():
-            values = [item.get(name, {}).get("S") for name in ("accessToken", "refreshToken")]
-            if any(value and cipher.needs_reencryption(value) for value in values):
-                entry = self._decode(item)
-                if isinstance(entry, Session):
-                    try:
-                        self.store_session(entry, expected=entry)
-                        rewritten += 1
-                    except SessionConflictError:
-                        pass
-                else:
-                    logger.warning("re-encrypt skipped a corrupt session: %s", entry)
-            if progress is not None:
-                progress(1)
-        return rewritten
-
-    def verify_table(self) -> None:
-        """Check the table against the Node adapter's schema (one DescribeTable).
-
-        Raises ``TableNotFoundError``, ``AccessDeniedError``, or ``SchemaMismatchError`` naming
-        every difference (hash key, missing index, index key, projection).
-        """
-        table = self._call("DescribeTable", lambda: self._connection().describe_table())
-        differences = _schema_differences(table, self.shop_index_name)
-        if differences:
-            raise SchemaMismatchError(self.table_name, differences)
+    def close(self) -> None:
+        """Stop the worker threads (idempotent); the storage stays usable and restarts them."""
+        self.requests.close()
 
     # --- the SessionStorage contract ---------------------------------------------------------
 
@@ -269,14 +130,14 @@ class DynamoDBSessionStorage:
                 f"{MAX_ITEM_BYTES}-byte limit (400 KB); nothing was written"
             )
         if expected is None:
-            self._call("PutItem", instance.save)
+            self.requests.call("PutItem", instance.save)
             return True
         condition = self._expected_condition(expected)
         try:
-            self._call("PutItem", lambda: instance.save(condition=condition))
+            self.requests.call("PutItem", partial(instance.save, condition=condition))
         except SessionConflictError:
             # A retried request may find its own earlier, successful write: not a conflict.
-            if self._load_item(session.id) != item:
+            if self.requests.get_item(session.id) != item:
                 raise SessionConflictError(session.id) from None
         return True
 
@@ -285,47 +146,28 @@ class DynamoDBSessionStorage:
         _check_id(id, allow_empty=True)
         if not id:
             return None
-        item = self._load_item(id)
+        item = self.requests.get_item(id)
         return self._open(item_to_session(item, self.model)) if item else None
 
     def delete_session(self, id: str) -> bool:
         """One DeleteItem; deleting an id that is not stored still returns ``True``."""
         _check_id(id)
-        self._call("DeleteItem", lambda: self._connection().delete_item(id))
+        self.requests.delete_item(id)
         return True
 
     def delete_sessions(self, ids: Iterable[str]) -> bool:
         """Delete every id: BatchWriteItem in chunks of 25 (duplicates collapsed).
 
-        Missing ids are not an error. Raises ``SessionStorageError`` naming the ids not deleted
-        when DynamoDB stops making progress on them.
+        Missing ids are not an error. Raises ``StorageUnavailableError`` naming the ids not
+        deleted when DynamoDB stops making progress on them.
         """
-        unique = _unique_ids(ids)
-        if not unique:
-            return True
-        if not self._batch_allowed("BatchWriteItem"):
-            self._each(self.delete_session, unique)
-            return True
-        try:
-            left = self._each(self._delete_chunk, list(chunked(unique, BATCH_WRITE_SIZE)))
-        except AccessDeniedError as error:
-            self._note_denied(error)
-            self._each(self.delete_session, unique)
-            return True
-        not_deleted = [id for chunk_left in left for id in chunk_left]
-        if not_deleted:
-            raise StorageUnavailableError(
-                "BatchWriteItem",
-                self.table_name,
-                self.retry.stalled_rounds,
-                f"{len(not_deleted)} sessions left undeleted: {_id_list(not_deleted)}",
-            )
+        self.requests.delete_items(_unique_ids(ids))
         return True
 
     def delete_sessions_by_shop(self, shop: str) -> int:
         """Delete every session of ``shop`` (the uninstall webhook); returns how many."""
         ids = self.find_session_ids_by_shop(shop)
-        self.delete_sessions(ids)
+        self.requests.delete_items(ids)
         return len(ids)
 
     def find_sessions_by_shop(self, shop: str, *, strict: bool = False) -> list[Session]:
@@ -336,7 +178,7 @@ class DynamoDBSessionStorage:
         ``strict``.
         """
         ids = self.find_session_ids_by_shop(shop)
-        read = self._read_sessions(ids) if ids else []
+        read = self.requests.get_items(ids, self._decode)
         sessions = [entry for entry in read if isinstance(entry, Session)]
         corrupt = [entry for entry in read if isinstance(entry, CorruptSessionError)]
         if corrupt and strict:
@@ -344,10 +186,8 @@ class DynamoDBSessionStorage:
         if corrupt:
             logger.warning(
                 "skipped %d corrupt sessions of shop %r: %s",
-                len(corrupt),
-                shop,
-                "; ".join(str(error) for error in corrupt),
-            )
+                len(corrupt), shop, "; ".join(str(error) for error in corrupt),
+            )  # fmt: skip
         return sessions
 
     def find_session_ids_by_shop(self, shop: str) -> list[str]:
@@ -356,97 +196,178 @@ class DynamoDBSessionStorage:
         ids: list[str] = []
         last_key: dict[str, Any] | None = None
         while True:
-            page = self._call("Query", partial(self._query_page, shop, last_key))
+            page = self.requests.call(
+                "Query",
+                partial(
+                    self.requests.connection().query,
+                    shop,
+                    index_name=self.shop_index_name,
+                    limit=self.page_size,
+                    exclusive_start_key=last_key,
+                ),
+            )
             ids.extend(item["id"]["S"] for item in page.get("Items", []))
             last_key = page.get("LastEvaluatedKey")
             if not last_key:
                 return ids
 
-    def close(self) -> None:
-        """Stop the worker threads (idempotent); the storage stays usable and restarts them."""
-        with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True)
+    # --- the table ----------------------------------------------------------------------------
 
-    # --- single requests ----------------------------------------------------------------------
+    def create_table(
+        self,
+        wait: bool = True,
+        read_capacity_units: int | None = None,
+        write_capacity_units: int | None = None,
+        *,
+        ttl: bool = False,
+    ) -> None:
+        """Create the table and shop index if missing (on-demand unless capacity is given).
 
-    def _load_item(self, id: str) -> dict[str, Any] | None:
-        response = self._call(
-            "GetItem", lambda: self._connection().get_item(id, consistent_read=True)
-        )
-        item: dict[str, Any] | None = response.get("Item")
-        return item
-
-    def _query_page(self, shop: str, last_key: dict[str, Any] | None) -> dict[str, Any]:
-        page: dict[str, Any] = self._connection().query(
-            shop,
-            index_name=self.shop_index_name,
-            limit=self.page_size,
-            exclusive_start_key=last_key,
-        )
-        return page
-
-    # --- batches --------------------------------------------------------------------------------
-
-    def _read_sessions(self, ids: list[str]) -> list[Session | CorruptSessionError]:
-        """The sessions of ``ids`` that exist: BatchGetItem by 100, or GetItem each if refused.
-
-        Items are decoded in the worker threads as their responses arrive, so decoding one
-        chunk overlaps the wait for the others and raw items do not pile up.
+        ``ttl=True`` also turns on DynamoDB's TTL on the ``ttl`` attribute.
         """
-        if self._batch_allowed("BatchGetItem"):
-            try:
-                chunks = self._each(self._get_chunk, list(chunked(ids, BATCH_GET_SIZE)))
-            except AccessDeniedError as error:
-                self._note_denied(error)
+        self.requests.call(
+            "CreateTable",
+            partial(
+                self.model.create_table,
+                wait=wait,
+                read_capacity_units=read_capacity_units,
+                write_capacity_units=write_capacity_units,
+            ),
+        )
+        if ttl:
+            if not wait:
+                self.requests.call("DescribeTable", self.model.wait_until_active)
+            self.requests.call("UpdateTimeToLive", self.model.enable_time_to_live)
+
+    def verify_table(self) -> None:
+        """Check the table against the Node adapter's schema (one DescribeTable).
+
+        Raises ``TableNotFoundError``, ``AccessDeniedError``, or ``SchemaMismatchError`` naming
+        every difference (hash key, missing index, index key, projection).
+        """
+        table = self.requests.call("DescribeTable", self.requests.connection().describe_table)
+        differences = schema_differences(table, self.shop_index_name)
+        if differences:
+            raise SchemaMismatchError(self.table_name, differences)
+
+    # --- whole-table work (admin) -----------------------------------------------------------------
+
+    def iter_items(self, page_size: int | None = None) -> Iterator[dict[str, Any]]:
+        """Every raw item of the table (Scan, page by page): for admin work and backups."""
+        last_key: dict[str, Any] | None = None
+        while True:
+            page = self.requests.call(
+                "Scan",
+                partial(
+                    self.requests.connection().scan, limit=page_size, exclusive_start_key=last_key
+                ),
+            )
+            yield from page.get("Items", [])
+            last_key = page.get("LastEvaluatedKey")
+            if not last_key:
+                return
+
+    def iter_sessions(self, *, strict: bool = False) -> Iterator[Session]:
+        """Every session of the table (Scan); corrupt items skipped with a warning unless strict."""
+        for item in self.iter_items():
+            entry = self._decode(item)
+            if isinstance(entry, Session):
+                yield entry
+            elif strict:
+                raise entry
             else:
-                not_loaded = [id for _, left in chunks for id in left]
-                if not_loaded:
-                    raise StorageUnavailableError(
-                        "BatchGetItem",
-                        self.table_name,
-                        self.retry.stalled_rounds,
-                        f"{len(not_loaded)} sessions left unread: {_id_list(not_loaded)}",
-                    )
-                return [entry for found, _ in chunks for entry in found]
-        loaded = self._each(self._load_item, ids)
-        return [self._decode(item) for item in loaded if item]
+                logger.warning("skipped a corrupt session: %s", entry)
+
+    def enable_ttl(self, progress: Callable[[int], None] | None = None) -> int:
+        """Turn on DynamoDB's TTL and give every existing item the ``ttl`` it should carry.
+
+        One Scan pass; an item whose ``ttl`` is missing or stale gets one conditional
+        UpdateItem (never recreating an item deleted meanwhile). ``progress(n)`` is called
+        after each item scanned. Returns how many items were updated.
+        """
+        if self.ttl_grace is None:
+            raise ValueError("this storage writes no ttl (ttl_grace=None): nothing to enable")
+        self.requests.call("UpdateTimeToLive", self.model.enable_time_to_live)
+        updated = 0
+        for item in self.iter_items():
+            try:
+                session = item_to_session(item, self.model)  # dates only: no need to decrypt
+            except CorruptSessionError as error:
+                logger.warning("enable-ttl skipped a corrupt session: %s", error)
+            else:
+                wanted = ttl_for(session, self.ttl_grace)
+                if wanted is not None and item.get("ttl", {}).get("N") != str(wanted):
+                    updated += self._set_ttl(session.id, wanted)
+            if progress is not None:
+                progress(1)
+        return updated
+
+    def re_encrypt(self, progress: Callable[[int], None] | None = None) -> int:
+        """Rewrite every item whose tokens are plaintext or under another key than the active one.
+
+        Each rewrite is a conditional store (the tokens must still be the ones read), so a
+        token refreshed meanwhile is never overwritten; such an item was just written under
+        the active key anyway. Returns how many items were rewritten.
+        """
+        cipher = self.token_cipher
+        if cipher is None:
+            raise ValueError("re_encrypt needs a storage with a token_cipher")
+        rewritten = 0
+        for item in self.iter_items():
+            values = [item.get(stored, {}).get("S") for _, stored in _TOKEN_FIELDS]
+            if any(value and cipher.needs_reencryption(value) for value in values):
+                entry = self._decode(item)
+                if isinstance(entry, CorruptSessionError):
+                    logger.warning("re-encrypt skipped a corrupt session: %s", entry)
+                else:
+                    try:
+                        self.store_session(entry, expected=entry)
+                        rewritten += 1
+                    except SessionConflictError:
+                        pass
+            if progress is not None:
+                progress(1)
+        return rewritten
+
+    def _set_ttl(self, id: str, ttl: int) -> int:
+        request = {
+            "TableName": self.table_name,
+            "Key": {"id": {"S": id}},
+            "UpdateExpression": "SET #ttl = :ttl",
+            "ConditionExpression": "attribute_exists(id)",
+            "ExpressionAttributeNames": {"#ttl": "ttl"},
+            "ExpressionAttributeValues": {":ttl": {"N": str(ttl)}},
+        }
+        try:
+            self.requests.dispatch("UpdateItem", request)
+        except SessionConflictError:  # deleted since the scan: leave it deleted
+            return 0
+        return 1
+
+    # --- tokens at rest and the item's extras --------------------------------------------------
+
+    def _sealed_model(self, session: Session) -> SessionModel:
+        """The model to write: ``ttl`` set, tokens encrypted when a cipher is configured."""
+        instance = session_to_model(session, self.model)
+        instance.ttl = ttl_for(session, self.ttl_grace)
+        if self.token_cipher is not None:
+            for name, stored in _TOKEN_FIELDS:
+                value = getattr(session, name)
+                if value:
+                    sealed = self.token_cipher.encrypt(value, session_id=session.id, field=stored)
+                    setattr(instance, name, sealed)
+        return instance
 
     def _decode(self, item: dict[str, Any]) -> Session | CorruptSessionError:
+        """A session from a raw item, tokens decrypted; a corrupt item as its error."""
         try:
             return self._open(item_to_session(item, self.model))
         except CorruptSessionError as error:
             return error
 
-    def _decode_plain(self, item: dict[str, Any]) -> Session | CorruptSessionError:
-        """Decode without decrypting tokens (enough for dates, and needs no key)."""
-        try:
-            return item_to_session(item, self.model)
-        except CorruptSessionError as error:
-            return error
-
-    # --- tokens at rest -----------------------------------------------------------------------
-
-    def _sealed_model(self, session: Session) -> SessionModel:
-        """The model to write: tokens encrypted when a cipher is configured."""
-        instance = session_to_model(session, self.model)
-        instance.ttl = ttl_for(session, self.ttl_grace)
-        cipher = self.token_cipher
-        if cipher is not None:
-            if session.access_token:
-                instance.access_token = cipher.encrypt(
-                    session.access_token, session_id=session.id, field="accessToken"
-                )
-            if session.refresh_token:
-                instance.refresh_token = cipher.encrypt(
-                    session.refresh_token, session_id=session.id, field="refreshToken"
-                )
-        return instance
-
     def _open(self, session: Session) -> Session:
         """Decrypt a freshly decoded session's tokens in place; plaintext ones stay as they are."""
-        for name, stored in (("access_token", "accessToken"), ("refresh_token", "refreshToken")):
+        for name, stored in _TOKEN_FIELDS:
             value = getattr(session, name)
             if value is None or not is_encrypted(value):
                 continue
@@ -466,156 +387,15 @@ class DynamoDBSessionStorage:
         """
         if self.token_cipher is None:
             return _tokens_condition(self.model, expected.access_token, expected.refresh_token)
-        item = self._load_item(expected.id)
+        item = self.requests.get_item(expected.id)
         stored = self._open(item_to_session(item, self.model)) if item else None
-        if stored is None or (stored.access_token, stored.refresh_token) != (
-            expected.access_token,
-            expected.refresh_token,
-        ):
-            if stored is None and not expected.access_token and not expected.refresh_token:
-                return _tokens_condition(self.model, None, None)
+        tokens = (expected.access_token, expected.refresh_token)
+        if stored is None and tokens == (None, None):
+            return _tokens_condition(self.model, None, None)
+        if stored is None or item is None or (stored.access_token, stored.refresh_token) != tokens:
             raise SessionConflictError(expected.id)
-        raw_access = item.get("accessToken", {}).get("S") if item else None
-        raw_refresh = item.get("refreshToken", {}).get("S") if item else None
-        return _tokens_condition(self.model, raw_access, raw_refresh)
-
-    def _get_chunk(self, ids: list[str]) -> tuple[list[Session | CorruptSessionError], list[str]]:
-        """BatchGetItem of up to 100 ids until done or stalled: (sessions found, ids left)."""
-        found: list[Session | CorruptSessionError] = []
-
-        def send(pending: list[str]) -> list[str]:
-            keys = [{"id": {"S": id}} for id in pending]
-            request = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
-            response = self._dispatch("BatchGetItem", {"RequestItems": request})
-            found.extend(map(self._decode, response.get("Responses", {}).get(self.table_name, [])))
-            unprocessed = response.get("UnprocessedKeys", {}).get(self.table_name, {})
-            return [key["id"]["S"] for key in unprocessed.get("Keys", [])]
-
-        left = send_until_done(send, ids, self.retry)
-        return found, left
-
-    def _delete_chunk(self, ids: list[str]) -> list[str]:
-        """BatchWriteItem deleting up to 25 ids until done or stalled: the ids left."""
-
-        def send(pending: list[str]) -> list[str]:
-            deletes = [{"DeleteRequest": {"Key": {"id": {"S": id}}}} for id in pending]
-            request = {self.table_name: deletes}
-            response = self._dispatch("BatchWriteItem", {"RequestItems": request})
-            unprocessed = response.get("UnprocessedItems", {}).get(self.table_name, [])
-            return [request["DeleteRequest"]["Key"]["id"]["S"] for request in unprocessed]
-
-        return send_until_done(send, ids, self.retry)
-
-    def _dispatch(self, action: str, request: dict[str, Any]) -> dict[str, Any]:
-        """One raw request through PynamoDB's connection (logging, consumed capacity)."""
-        response: dict[str, Any] = self._call(
-            action, lambda: self._connection().connection.dispatch(action, request)
-        )
-        return response
-
-    def _batch_allowed(self, action: str) -> bool:
-        return action not in self._denied_batch_actions
-
-    def _note_denied(self, error: AccessDeniedError) -> None:
-        """Remember a refused batch action; warn once per storage and action."""
-        with self._lock:
-            first = error.action not in self._denied_batch_actions
-            self._denied_batch_actions.add(error.action)
-        if first:
-            logger.warning(
-                "IAM policy refuses dynamodb:%s on table %r: falling back to one %s per session "
-                "(slower). Add dynamodb:%s to the policy (see README, IAM policy).",
-                error.action,
-                self.table_name,
-                _SINGLE_FALLBACK[error.action],
-                error.action,
-            )
-
-    def _each(self, function: Callable[[T], R], items: list[T]) -> list[R]:
-        """``function`` over ``items``, concurrently on the bounded pool when there are several.
-
-        botocore clients are thread-safe (boto3 documents low-level clients as such). PynamoDB
-        creates its botocore client lazily without a lock, so ``_connection()`` builds it once
-        before any fan-out; after that the threads share one client and its pool of
-        ``max_pool_connections`` (10) HTTP connections, which ``max_concurrency`` should not exceed.
-        """
-        if len(items) <= 1 or self.max_concurrency == 1:
-            return [function(item) for item in items]
-        self._connection()
-        with self._lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(
-                    max_workers=self.max_concurrency, thread_name_prefix="shopify_sessions"
-                )
-            pool = self._pool
-        return list(pool.map(function, items))
-
-    def _connection(self) -> Any:
-        """The model's PynamoDB TableConnection, with its botocore client created."""
-        connection = self.model._get_connection()
-        connection.connection.client  # noqa: B018 - create the client before threads share it
-        return connection
-
-    # --- retries and errors -------------------------------------------------------------------
-
-    def _call(self, action: str, send: Callable[[], R]) -> R:
-        """``send()`` with retries on throttling, 5xx and connection errors; errors translated."""
-        retry_number = 0
-        while True:
-            try:
-                return send()
-            except Exception as error:
-                cause = _cause(error)
-                if cause is None:
-                    raise
-                if is_retryable(cause) and retry_number + 1 < self.retry.attempts:
-                    self.retry.backoff(retry_number)
-                    retry_number += 1
-                    continue
-                raise self._translate(action, error, cause, retry_number + 1) from None
-
-    def _translate(
-        self, action: str, error: BaseException, cause: BaseException, attempts: int
-    ) -> SessionStorageError:
-        code = ""
-        if isinstance(cause, ClientError):
-            code = cause.response.get("Error", {}).get("Code", "")
-        if isinstance(error, TableDoesNotExist) or code == "ResourceNotFoundException":
-            return TableNotFoundError(self.table_name)
-        if code in ("AccessDeniedException", "UnrecognizedClientException"):
-            return AccessDeniedError(action, self.table_name, f" ({_detail(cause)})")
-        if code == "ConditionalCheckFailedException":
-            return SessionConflictError("?")  # store_session re-raises it with the id
-        if is_retryable(cause):
-            return StorageUnavailableError(action, self.table_name, attempts, _detail(cause))
-        return SessionStorageError(
-            f"DynamoDB {action} on table {self.table_name!r} failed: {_detail(cause)}"
-        )
-
-
-def _cause(error: BaseException) -> BaseException | None:
-    """The botocore error behind a PynamoDB one; None for errors that are not DynamoDB's."""
-    if isinstance(error, PynamoDBException):
-        cause = getattr(error, "cause", None)
-        return cause if isinstance(cause, BaseException) else error
-    module = type(error).__module__
-    if module.startswith(("botocore", "pynamodb")):
-        return error
-    return None
-
-
-def _detail(cause: BaseException) -> str:
-    """``Code: message`` without echoing request data."""
-    if isinstance(cause, NoRegionError):
-        return "no AWS region configured: pass region= or set AWS_REGION"
-    if isinstance(cause, NoCredentialsError):
-        return "no AWS credentials found: configure them as for any AWS SDK"
-    if isinstance(cause, ClientError):
-        err = cause.response.get("Error", {})
-        return f"{err.get('Code', 'Error')}: {err.get('Message', '')}".rstrip(": ")
-    if isinstance(cause, PynamoDBException):
-        return str(cause.msg)
-    return f"{type(cause).__name__}: {cause}"
+        raw = [item.get(name, {}).get("S") for _, name in _TOKEN_FIELDS]
+        return _tokens_condition(self.model, raw[0], raw[1])
 
 
 def _tokens_condition(model: type[SessionModel], access: str | None, refresh: str | None) -> Any:
@@ -623,38 +403,6 @@ def _tokens_condition(model: type[SessionModel], access: str | None, refresh: st
     return ((model.access_token == access) if access else model.access_token.does_not_exist()) & (
         (model.refresh_token == refresh) if refresh else model.refresh_token.does_not_exist()
     )
-
-
-def _schema_differences(table: dict[str, Any], index_name: str) -> list[str]:
-    differences = []
-    key_schema = table.get("KeySchema", [])
-    if key_schema != [{"AttributeName": "id", "KeyType": "HASH"}]:
-        shown = ", ".join(f"{k['AttributeName']} {k['KeyType']}" for k in key_schema)
-        differences.append(f"key schema is [{shown}], expected hash key 'id' alone")
-    types = {a["AttributeName"]: a["AttributeType"] for a in table.get("AttributeDefinitions", [])}
-    for name in ("id", "shop"):
-        if name in types and types[name] != "S":
-            differences.append(f"attribute {name!r} has type {types[name]}, expected S")
-    indexes = {i["IndexName"]: i for i in table.get("GlobalSecondaryIndexes", [])}
-    index = indexes.get(index_name)
-    if index is None:
-        found = ", ".join(repr(name) for name in indexes) or "none"
-        differences.append(f"global secondary index {index_name!r} is missing (found: {found})")
-        return differences
-    if index.get("KeySchema") != [{"AttributeName": "shop", "KeyType": "HASH"}]:
-        shown = ", ".join(
-            f"{k['AttributeName']} {k['KeyType']}" for k in index.get("KeySchema", [])
-        )
-        differences.append(f"index {index_name!r} key is [{shown}], expected hash key 'shop' alone")
-    projection = index.get("Projection", {}).get("ProjectionType")
-    if projection != "KEYS_ONLY":
-        differences.append(f"index {index_name!r} projects {projection}, expected KEYS_ONLY")
-    return differences
-
-
-def _id_list(ids: list[str], limit: int = 20) -> str:
-    shown = ", ".join(repr(id) for id in ids[:limit])
-    return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
 
 
 def _check_id(id: Any, *, allow_empty: bool = False) -> None:

@@ -24,7 +24,14 @@ from pynamodb.models import Model
 from .attributes import NodeDateTimeAttribute
 from .settings import ConnectionSettings, resolve_connection
 
-__all__ = ["AssociatedUserMap", "OnlineAccessInfoMap", "SessionModel", "ShopIndex", "bind_model"]
+__all__ = [
+    "AssociatedUserMap",
+    "OnlineAccessInfoMap",
+    "SessionModel",
+    "ShopIndex",
+    "bind_model",
+    "schema_differences",
+]
 
 DEFAULT_TABLE_NAME = "shopify_sessions"
 DEFAULT_SHOP_INDEX_NAME = "shop_index"
@@ -229,3 +236,31 @@ def _make_bound_model(
         "__module__": __name__,
     }
     return type(f"SessionModel_{table_name}", (SessionModel,), namespace)
+
+
+def schema_differences(table: dict[str, Any], index_name: str) -> list[str]:
+    """How a DescribeTable answer differs from the Node adapter's schema (empty: it matches)."""
+    differences = []
+    key_schema = table.get("KeySchema", [])
+    if key_schema != [{"AttributeName": "id", "KeyType": "HASH"}]:
+        shown = ", ".join(f"{k['AttributeName']} {k['KeyType']}" for k in key_schema)
+        differences.append(f"key schema is [{shown}], expected hash key 'id' alone")
+    types = {a["AttributeName"]: a["AttributeType"] for a in table.get("AttributeDefinitions", [])}
+    for name in ("id", "shop"):
+        if name in types and types[name] != "S":
+            differences.append(f"attribute {name!r} has type {types[name]}, expected S")
+    indexes = {i["IndexName"]: i for i in table.get("GlobalSecondaryIndexes", [])}
+    index = indexes.get(index_name)
+    if index is None:
+        found = ", ".join(repr(name) for name in indexes) or "none"
+        differences.append(f"global secondary index {index_name!r} is missing (found: {found})")
+        return differences
+    if index.get("KeySchema") != [{"AttributeName": "shop", "KeyType": "HASH"}]:
+        shown = ", ".join(
+            f"{k['AttributeName']} {k['KeyType']}" for k in index.get("KeySchema", [])
+        )
+        differences.append(f"index {index_name!r} key is [{shown}], expected hash key 'shop' alone")
+    projection = index.get("Projection", {}).get("ProjectionType")
+    if projection != "KEYS_ONLY":
+        differences.append(f"index {index_name!r} projects {projection}, expected KEYS_ONLY")
+    return differences

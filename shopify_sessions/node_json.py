@@ -11,26 +11,35 @@ metadata, not part of a session)::
 Both directions go through the package's item codec (``session_to_item`` / ``item_to_session``)
 and a small attribute-value (un)marshaller, so this form is the item format and nothing else.
 Validation errors name the key that is wrong and never echo a token.
+
+A file of sessions (``shopify-sessions export``, ``serve-local --data``) is JSON Lines: one
+session's plain JSON per line, see :func:`parse_node_json_lines`.
 """
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from .attributes import parse_iso_datetime
 from .codec import item_to_session, session_to_item
+from .errors import SessionStorageError
+from .item_size import MAX_ITEM_BYTES, item_size
 from .session import Session
 from .ttl import TTL_ATTRIBUTE
 
 __all__ = [
     "NODE_JSON_KEYS",
+    "SessionFileError",
     "attribute_value_to_json",
     "json_to_attribute_value",
     "node_json_to_session",
+    "parse_node_json_lines",
     "session_to_node_json",
+    "session_to_node_json_line",
 ]
 
 _REQUIRED = ("id", "shop", "state", "isOnline")
@@ -181,6 +190,72 @@ def node_json_to_session(obj: Any) -> Session:
         if value is not None and name not in _IGNORED
     }
     return item_to_session(item)
+
+
+# --- JSON Lines files -----------------------------------------------------------------------------
+
+
+class SessionFileError(ValueError):
+    """A line of a sessions file is not a valid session; ``line`` is its 1-based number."""
+
+    def __init__(self, source: str, line: int, reason: str) -> None:
+        self.source = source
+        self.line = line
+        super().__init__(f"{source} line {line}: {reason}")
+
+
+def session_to_node_json_line(session: Session) -> str:
+    """One line of a sessions file (no newline): the session's plain JSON, compact."""
+    return json.dumps(session_to_node_json(session), ensure_ascii=False, separators=(",", ":"))
+
+
+def parse_node_json_lines(lines: Iterable[str | bytes], *, source: str = "input") -> list[Session]:
+    """Every session of a JSON Lines file, all validated before any is returned.
+
+    Blank lines are skipped; line numbers count every line. Raises ``SessionFileError`` naming
+    the first bad line: not UTF-8, not JSON, not a valid session, too large for DynamoDB, or an
+    id already seen on an earlier line.
+    """
+    sessions: list[Session] = []
+    seen: dict[str, int] = {}
+    for number, raw in enumerate(lines, start=1):
+        try:
+            text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        except UnicodeDecodeError:
+            raise SessionFileError(source, number, "is not UTF-8 text") from None
+        if not text.strip():
+            continue
+        try:
+            obj = json.loads(text, parse_constant=_refuse_constant)
+        except json.JSONDecodeError as error:
+            raise SessionFileError(
+                source, number, f"is not valid JSON ({error.msg}, column {error.colno})"
+            ) from None
+        except ValueError as error:
+            raise SessionFileError(source, number, f"is not valid JSON ({error})") from None
+        try:
+            session = node_json_to_session(obj)
+        except (ValueError, SessionStorageError) as error:
+            raise SessionFileError(source, number, str(error)) from None
+        size = item_size(session_to_item(session))
+        if size > MAX_ITEM_BYTES:
+            raise SessionFileError(
+                source,
+                number,
+                f"session {session.id!r} is {size} bytes as a DynamoDB item, over the "
+                f"{MAX_ITEM_BYTES}-byte limit",
+            )
+        if session.id in seen:
+            raise SessionFileError(
+                source, number, f"session {session.id!r} is also on line {seen[session.id]}"
+            )
+        seen[session.id] = number
+        sessions.append(session)
+    return sessions
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def _check_object(where: str, path: str, value: Any, keys: Mapping[str, str]) -> None:

@@ -1,0 +1,270 @@
+"""An embedded DynamoDB-compatible endpoint on 127.0.0.1, for development with no AWS account.
+
+It runs moto's threaded server (the ``local`` extra: ``pip install 'shopify-sessions[local]'``)
+with the sessions table created, and can keep its sessions in a JSON Lines file between runs
+(the format of ``shopify-sessions export``)::
+
+    with LocalEndpoint(port=8000, data=Path("sessions.jsonl")) as endpoint:
+        storage = endpoint.storage()        # or point any client at endpoint.url
+        ...
+    # sessions saved to sessions.jsonl on exit, loaded again by the next start
+
+Only the sessions table is saved; the ``ttl`` attribute is recomputed when sessions are loaded
+and attributes this package does not know are dropped. Items are saved as stored: tokens
+encrypted by an app's ``TokenCipher`` stay encrypted in the file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypedDict
+from urllib.parse import urlsplit
+
+from .codec import item_to_session
+from .dynamodb import DynamoDBSessionStorage
+from .errors import CorruptSessionError
+from .node_json import parse_node_json_lines, session_to_node_json_line
+from .session import Session
+
+__all__ = [
+    "LOCAL_CREDENTIALS",
+    "LOCAL_EXTRA_HINT",
+    "Credentials",
+    "LocalEndpoint",
+    "MissingExtraError",
+    "aws_credentials_configured",
+    "is_local_endpoint",
+    "local_credentials",
+    "write_private_text",
+]
+
+LOCAL_EXTRA_HINT = "pip install 'shopify-sessions[local]'"
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+class Credentials(TypedDict, total=False):
+    """Keyword arguments of ``DynamoDBSessionStorage`` for explicit credentials."""
+
+    aws_access_key_id: str
+    aws_secret_access_key: str
+
+
+# what a local endpoint accepts: it checks no signature
+LOCAL_CREDENTIALS: Credentials = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+
+logger = logging.getLogger("shopify_sessions")
+
+
+class MissingExtraError(RuntimeError):
+    """An optional dependency is not installed; the message says what to install."""
+
+
+def is_local_endpoint(url: str | None) -> bool:
+    """Whether ``url`` points at this machine (127.0.0.1, localhost, ::1)."""
+    if not url:
+        return False
+    try:
+        return urlsplit(url).hostname in LOCAL_HOSTS
+    except ValueError:
+        return False
+
+
+def aws_credentials_configured() -> bool:
+    """Whether botocore finds credentials (environment, profile, SSO, ...), without asking the
+    EC2 instance metadata service, which would cost a timeout off EC2."""
+    import botocore.session
+    from botocore.exceptions import BotoCoreError
+
+    session = botocore.session.Session()
+    try:
+        resolver: Any = session.get_component("credential_provider")
+        with contextlib.suppress(Exception):
+            resolver.remove("iam-role")
+        return session.get_credentials() is not None
+    except BotoCoreError:  # a broken profile: let the real call report it
+        return True
+
+
+def local_credentials(url: str | None) -> Credentials:
+    """Dummy credentials for a local endpoint when none are configured; else nothing."""
+    if is_local_endpoint(url) and not aws_credentials_configured():
+        return LOCAL_CREDENTIALS.copy()
+    return Credentials()
+
+
+def _moto_server_class() -> Any:
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError:
+        raise MissingExtraError(
+            f"the embedded DynamoDB endpoint needs moto's server: {LOCAL_EXTRA_HINT}"
+        ) from None
+    return ThreadedMotoServer
+
+
+def _check_port_free(port: int) -> None:
+    """moto's server would hang in start() on a busy port: check first, as it binds."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as error:
+            raise OSError(
+                f"port {port} on 127.0.0.1 is not available ({error.strerror}): "
+                f"pick another with --port"
+            ) from None
+
+
+def write_private_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically, readable by the owner only (it holds tokens)."""
+    directory = path.resolve().parent
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(temporary, path)  # mkstemp's file is 0600 already
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+class LocalEndpoint:
+    """moto's DynamoDB-compatible server on 127.0.0.1 with the sessions table created.
+
+    moto keeps its tables per process, so run one endpoint per process.
+
+    ``port=0`` picks a free port. With ``data``, sessions are loaded from that JSON Lines file
+    at :meth:`start` (when it exists) and saved to it at :meth:`stop`.
+    """
+
+    def __init__(
+        self,
+        port: int = 0,
+        *,
+        session_table_name: str | None = None,
+        shop_index_name: str | None = None,
+        region: str | None = None,
+        data: Path | str | None = None,
+    ) -> None:
+        if not 0 <= port <= 65535:
+            raise ValueError(f"port must be between 0 and 65535, got {port}")
+        self.port = port
+        self.session_table_name = session_table_name
+        self.shop_index_name = shop_index_name
+        self.region = region
+        self.data = Path(data) if data is not None else None
+        self.loaded = 0
+        self._server: Any = None
+        self._url: str | None = None
+
+    @property
+    def url(self) -> str:
+        if self._url is None:
+            raise RuntimeError("the endpoint is not started")
+        return self._url
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    def storage(self) -> DynamoDBSessionStorage:
+        """A storage on this endpoint's sessions table (dummy credentials, no token cipher)."""
+        return DynamoDBSessionStorage(
+            self.session_table_name,
+            self.shop_index_name,
+            region=self.region,
+            host=self.url,
+            **LOCAL_CREDENTIALS,
+        )
+
+    def start(self) -> str:
+        """Start the server, create the table, load ``data``; returns the endpoint URL."""
+        if self._server is not None:
+            return self.url
+        server_class = _moto_server_class()
+        # Read the data file before starting anything: a bad file fails fast and cleanly.
+        sessions = self._read(self.data) if self.data is not None and self.data.exists() else []
+        _check_port_free(self.port)
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        server = server_class(ip_address="127.0.0.1", port=self.port, verbose=False)
+        server.start()
+        self._server = server
+        host, port = server.get_host_and_port()
+        self.port = port
+        self._url = f"http://{host}:{port}"
+        try:
+            storage = self.storage()
+            storage.create_table()
+            for session in sessions:
+                storage.store_session(session)
+            self.loaded = len(sessions)
+        except BaseException:
+            self._shutdown()
+            raise
+        return self.url
+
+    def load(self, path: Path | str) -> int:
+        """Store every session of a JSON Lines file (validated first); returns how many."""
+        sessions = self._read(Path(path))
+        storage = self.storage()
+        for session in sessions:
+            storage.store_session(session)
+        return len(sessions)
+
+    def sessions(self) -> Iterator[Session]:
+        """Every session of the table as stored (tokens as they are, encrypted or not)."""
+        for item in self.storage().iter_items():
+            try:
+                yield item_to_session(item)
+            except CorruptSessionError as error:
+                logger.warning("not saved, corrupt: %s", error)
+
+    def save(self, path: Path | str | None = None) -> int:
+        """Write every session to ``path`` (default: ``data``) as JSON Lines; returns how many."""
+        target = Path(path) if path is not None else self.data
+        if target is None:
+            raise ValueError("no file to save to: pass a path or data=")
+        lines = [session_to_node_json_line(session) for session in self.sessions()]
+        write_private_text(target, "".join(line + "\n" for line in lines))
+        return len(lines)
+
+    def stop(self, *, save: bool = True) -> int | None:
+        """Save to ``data`` (if set and ``save``), then stop; returns how many were saved."""
+        if self._server is None:
+            return None
+        try:
+            return self.save() if save and self.data is not None else None
+        finally:
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop()
+
+    @staticmethod
+    def _read(path: Path) -> list[Session]:
+        with path.open(encoding="utf-8") as file:
+            return parse_node_json_lines(file, source=str(path))
+
+    def __enter__(self) -> LocalEndpoint:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
