@@ -234,7 +234,8 @@ class LocalEndpoint:
         target = Path(path) if path is not None else self.data
         if target is None:
             raise ValueError("no file to save to: pass a path or data=")
-        lines = [session_to_node_json_line(session) for session in self.sessions()]
+        ordered = sorted(self.sessions(), key=lambda session: (session.shop, session.id))
+        lines = [session_to_node_json_line(session) for session in ordered]
         write_private_text(target, "".join(line + "\n" for line in lines))
         return len(lines)
 
