@@ -59,6 +59,14 @@ class Backend:
     def raw_client(self) -> Any:
         return boto3.client("dynamodb", region_name="us-east-1", endpoint_url=self.endpoint)
 
+    def raw_item(self, storage: Any, id: str) -> dict[str, Any]:
+        """The item stored under ``id``, read with raw botocore (never our code); {} if none."""
+        response = self.raw_client().get_item(
+            TableName=storage.table_name, Key={"id": {"S": id}}, ConsistentRead=True
+        )
+        item: dict[str, Any] = response.get("Item", {})
+        return item
+
     def storage(
         self,
         table: str | None = None,

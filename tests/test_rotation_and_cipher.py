@@ -110,20 +110,11 @@ def test_expected_must_be_the_same_session(rotating: Any) -> None:
 # --- encryption at rest -------------------------------------------------------------------------
 
 
-def _raw(dynamo: Backend, storage: Any, id: str) -> dict[str, Any]:
-    item: dict[str, Any] = (
-        dynamo.raw_client()
-        .get_item(TableName=storage.table_name, Key={"id": {"S": id}}, ConsistentRead=True)
-        .get("Item", {})
-    )
-    return item
-
-
 def test_tokens_are_encrypted_at_rest_and_load_decrypted(dynamo: Backend) -> None:
     storage = dynamo.storage(token_cipher=TokenCipher({"k1": K1}, "k1"))
     session = offline(refresh_token="shprt_secret_refresh")
     storage.store_session(session)
-    item = _raw(dynamo, storage, session.id)
+    item = dynamo.raw_item(storage, session.id)
     assert item["accessToken"]["S"].startswith("ssenc:v1:k1:")
     assert item["refreshToken"]["S"].startswith("ssenc:v1:k1:")
     assert "shpat_" not in str(item) and "shprt_" not in str(item)
@@ -136,8 +127,8 @@ def test_ciphertext_copied_to_another_session_does_not_decrypt(dynamo: Backend) 
     storage = dynamo.storage(token_cipher=TokenCipher({"k1": K1}, "k1"))
     storage.store_session(offline("a.myshopify.com"))
     storage.store_session(offline("b.myshopify.com"))
-    stolen = _raw(dynamo, storage, "offline_a.myshopify.com")["accessToken"]
-    victim = _raw(dynamo, storage, "offline_b.myshopify.com")
+    stolen = dynamo.raw_item(storage, "offline_a.myshopify.com")["accessToken"]
+    victim = dynamo.raw_item(storage, "offline_b.myshopify.com")
     victim["accessToken"] = stolen
     dynamo.raw_client().put_item(TableName=storage.table_name, Item=victim)
     with pytest.raises(TokenDecryptionError, match=r"offline_b\.myshopify\.com"):
@@ -153,7 +144,7 @@ def test_key_rotation(dynamo: Backend) -> None:
     )
     assert rotated.load_session(session.id) == session  # old key still decrypts
     rotated.store_session(session)
-    assert _raw(dynamo, old, session.id)["accessToken"]["S"].startswith("ssenc:v1:k2:")
+    assert dynamo.raw_item(old, session.id)["accessToken"]["S"].startswith("ssenc:v1:k2:")
     only_new = DynamoDBSessionStorage(
         old.table_name, host=dynamo.endpoint, token_cipher=TokenCipher({"k2": K2}, "k2")
     )

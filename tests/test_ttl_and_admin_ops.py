@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
 import pytest
 
@@ -27,15 +26,6 @@ def test_ttl_rules() -> None:
     assert ttl_for(refresh) is None  # refresh token with no expiry: usable for ever
     refresh.refresh_token_expires = END
     assert ttl_for(refresh) == EPOCH_END + WEEK
-
-
-def _raw(dynamo: Backend, storage: Any, id: str) -> dict[str, Any]:
-    item: dict[str, Any] = (
-        dynamo.raw_client()
-        .get_item(TableName=storage.table_name, Key={"id": {"S": id}}, ConsistentRead=True)
-        .get("Item", {})
-    )
-    return item
 
 
 def _ttl_status(dynamo: Backend, table: str) -> str:
@@ -63,7 +53,7 @@ def test_enable_ttl_backfills_items_written_without_it(dynamo: Backend) -> None:
     sessions = [online(SHOP, n, expires=END) for n in range(30)] + [offline()]
     for session in sessions:
         plain.store_session(session)
-    assert "ttl" not in _raw(dynamo, plain, sessions[0].id)
+    assert "ttl" not in dynamo.raw_item(plain, sessions[0].id)
     storage = DynamoDBSessionStorage(plain.table_name, host=dynamo.endpoint)
     if dynamo.name == "dynalite":  # dynalite 4 has no UpdateTimeToLive: a clear error
         with pytest.raises(SessionStorageError, match=r"UpdateTimeToLive.*UnknownOperation"):
@@ -73,8 +63,8 @@ def test_enable_ttl_backfills_items_written_without_it(dynamo: Backend) -> None:
     assert storage.enable_ttl(progress=seen.append) == 30
     assert sum(seen) == 31
     assert _ttl_status(dynamo, plain.table_name) in ("ENABLED", "ENABLING")
-    assert _raw(dynamo, plain, sessions[0].id)["ttl"] == {"N": str(EPOCH_END + WEEK)}
-    assert "ttl" not in _raw(dynamo, plain, offline().id)
+    assert dynamo.raw_item(plain, sessions[0].id)["ttl"] == {"N": str(EPOCH_END + WEEK)}
+    assert "ttl" not in dynamo.raw_item(plain, offline().id)
     assert storage.load_session(sessions[0].id) == sessions[0]
     assert storage.enable_ttl() == 0  # idempotent
 
@@ -104,7 +94,7 @@ def test_re_encrypt_moves_every_item_to_the_active_key(dynamo: Backend) -> None:
     assert new.re_encrypt() == 2
     assert new.re_encrypt() == 0
     for id in ("offline_a.myshopify.com", "offline_b.myshopify.com"):
-        assert _raw(dynamo, plain, id)["accessToken"]["S"].startswith("ssenc:v1:k2:")
+        assert dynamo.raw_item(plain, id)["accessToken"]["S"].startswith("ssenc:v1:k2:")
     only_k2 = DynamoDBSessionStorage(
         plain.table_name, host=dynamo.endpoint, token_cipher=TokenCipher({"k2": k2}, "k2")
     )

@@ -100,26 +100,18 @@ EXAMPLES = [
 ]
 
 
-def _raw_item(dynamo: Backend, storage: DynamoDBSessionStorage, id: str) -> dict[str, Any]:
-    response = dynamo.raw_client().get_item(
-        TableName=storage.table_name, Key={"id": {"S": id}}, ConsistentRead=True
-    )
-    item: dict[str, Any] = response["Item"]
-    return item
-
-
 @pytest.mark.parametrize(("session", "item"), EXAMPLES)
 def test_python_writes_exactly_the_node_item(dynamo: Backend, session: Session, item: Any) -> None:
     storage = dynamo.storage(ttl_grace=None)
     storage.store_session(session)
-    assert _raw_item(dynamo, storage, session.id) == item
+    assert dynamo.raw_item(storage, session.id) == item
 
 
 @pytest.mark.parametrize(("session", "item"), EXAMPLES)
 def test_by_default_only_a_ttl_is_added(dynamo: Backend, session: Session, item: Any) -> None:
     storage = dynamo.storage()
     storage.store_session(session)
-    stored = _raw_item(dynamo, storage, session.id)
+    stored = dynamo.raw_item(storage, session.id)
     ttl = stored.pop("ttl", None)
     assert stored == item
     if session.is_online:  # refresh token: its expiry plus 7 days
@@ -139,7 +131,7 @@ def test_node_written_item_loads(dynamo: Backend, session: Session, item: Any) -
 def test_absent_fields_are_not_written(dynamo: Backend) -> None:
     storage = dynamo.storage()
     storage.store_session(Session(id="bare", shop=SHOP, state="", is_online=False, scope=""))
-    assert _raw_item(dynamo, storage, "bare") == {
+    assert dynamo.raw_item(storage, "bare") == {
         "id": {"S": "bare"},
         "shop": {"S": SHOP},
         "state": {"S": ""},
@@ -159,7 +151,7 @@ def test_partial_associated_user_writes_only_given_keys(dynamo: Backend) -> None
         ),
     )
     storage.store_session(session)
-    assert _raw_item(dynamo, storage, session.id)["onlineAccessInfo"] == {
+    assert dynamo.raw_item(storage, session.id)["onlineAccessInfo"] == {
         "M": {"associated_user": {"M": {"id": {"N": "1099511627776"}, "email": {"S": "é@b.c"}}}}
     }
     assert storage.load_session(session.id) == session
