@@ -147,20 +147,21 @@ def node_json_to_session(obj: Any) -> Session:
     if not isinstance(obj, Mapping):
         raise ValueError(f"expected a JSON object, got {_json_type(obj)}")
     raw_id = obj.get("id")
-    where = f"session {raw_id!r}" if isinstance(raw_id, str) and raw_id else "session"
+    # every message starts with "session 'id': " when the id is readable
+    where = f"session {raw_id!r}: " if isinstance(raw_id, str) and raw_id else ""
     unknown = sorted(str(key) for key in obj if key not in NODE_JSON_KEYS | _IGNORED)
     if unknown:
         raise ValueError(
-            f"{where}: unknown key{'s' if len(unknown) > 1 else ''} "
+            f"{where}unknown key{'s' if len(unknown) > 1 else ''} "
             f"{', '.join(repr(k) for k in unknown)} (known: {', '.join(sorted(NODE_JSON_KEYS))})"
         )
     for key in _REQUIRED:
         if obj.get(key) is None:
-            raise ValueError(f"{where}: {key!r} is missing")
+            raise ValueError(f"{where}{key!r} is missing")
     for key in ("id", "shop", "state"):
         _expect(where, key, obj[key], "string")
         if key != "state" and not obj[key]:
-            raise ValueError(f"{where}: {key!r} must not be empty")
+            raise ValueError(f"{where}{key!r} must not be empty")
     _expect(where, "isOnline", obj["isOnline"], "boolean")
     for key in _STRINGS:
         if obj.get(key) is not None:
@@ -172,7 +173,7 @@ def node_json_to_session(obj: Any) -> Session:
                 parse_iso_datetime(obj[key])
             except ValueError:
                 raise ValueError(
-                    f"{where}: {key!r} is not an ISO-8601 date-time "
+                    f"{where}{key!r} is not an ISO-8601 date-time "
                     f"(expected e.g. 2026-01-31T12:00:00.000Z)"
                 ) from None
     info = obj.get("onlineAccessInfo")
@@ -183,7 +184,7 @@ def node_json_to_session(obj: Any) -> Session:
             path = "onlineAccessInfo.associated_user"
             _check_object(where, path, user, _USER_KEYS)
             if user.get("id") is None:
-                raise ValueError(f"{where}: '{path}.id' is missing")
+                raise ValueError(f"{where}'{path}.id' is missing")
     item = {
         name: json_to_attribute_value(value)
         for name, value in obj.items()
@@ -263,7 +264,7 @@ def _check_object(where: str, path: str, value: Any, keys: Mapping[str, str]) ->
     for key, inner in value.items():
         if key not in keys:
             raise ValueError(
-                f"{where}: unknown key '{path}.{key}' (known: {', '.join(sorted(keys))})"
+                f"{where}unknown key '{path}.{key}' (known: {', '.join(sorted(keys))})"
             )
         if inner is not None:
             _expect(where, f"{path}.{key}", inner, keys[key])
@@ -279,9 +280,9 @@ def _expect(where: str, key: str, value: Any, kind: str) -> None:
     }[kind]
     if not ok:
         article = "an" if kind[0] in "aeiou" else "a"
-        raise ValueError(f"{where}: {key!r} must be {article} {kind}, got {_json_type(value)}")
+        raise ValueError(f"{where}{key!r} must be {article} {kind}, got {_json_type(value)}")
     if kind == "number" and not math.isfinite(value):
-        raise ValueError(f"{where}: {key!r} must be a finite number")
+        raise ValueError(f"{where}{key!r} must be a finite number")
 
 
 def _is_integral(value: Any) -> bool:

@@ -1,0 +1,207 @@
+"""The ``shopify-sessions`` group: global options, storages, consoles, progress, errors."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from shopify_sessions import __version__
+from shopify_sessions.cipher import ACTIVE_KEY_ID_ENV, TOKEN_KEYS_ENV, TokenCipher, UnknownKeyError
+from shopify_sessions.dynamodb import DynamoDBSessionStorage
+from shopify_sessions.errors import (
+    SessionStorageError,
+    StorageUnavailableError,
+    TableNotFoundError,
+)
+from shopify_sessions.local import MissingExtraError, is_local_endpoint, local_credentials
+from shopify_sessions.settings import resolve_connection
+
+__all__ = ["Settings", "cli", "err_console", "fail", "main", "out_console", "progress"]
+
+DEBUG_ENV = "SHOPIFY_SESSIONS_DEBUG"
+MASK = "***"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The global options as given; ``None`` lets the library resolve the environment."""
+
+    endpoint_url: str | None
+    region: str | None
+    table: str | None
+    index: str | None
+
+    @property
+    def host(self) -> str | None:
+        """The endpoint in effect: the option, else the environment, else AWS (``None``)."""
+        return resolve_connection(host=self.endpoint_url).host
+
+    def storage(self, *, cipher: TokenCipher | None = None) -> DynamoDBSessionStorage:
+        """A storage for these settings; dummy credentials for a local endpoint without any."""
+        return DynamoDBSessionStorage(
+            self.table,
+            self.index,
+            region=self.region,
+            host=self.endpoint_url,
+            token_cipher=cipher,
+            **local_credentials(self.host),
+        )
+
+
+def env_cipher(*, required: str | None = None) -> TokenCipher | None:
+    """The token cipher the environment configures; with ``required`` (a command name), an
+    error when there is none."""
+    cipher = TokenCipher.from_env()
+    if cipher is None and required is not None:
+        fail(
+            f"{required} needs token keys: set {TOKEN_KEYS_ENV}=key_id:base64key[,...] "
+            f"(and optionally {ACTIVE_KEY_ID_ENV}; the last key listed is active by default)"
+        )
+    return cipher
+
+
+def fail(message: str) -> None:
+    """Stop with one line on stderr and exit code 1."""
+    raise click.ClickException(_one_line(message))
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+@cache
+def out_console() -> Console:
+    """Standard output; wide when piped, so tables are not cut to 80 columns."""
+    probe = Console()
+    return Console(highlight=False, width=None if probe.is_terminal else 200)
+
+
+@cache
+def err_console() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+@contextmanager
+def progress(description: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr (only on a terminal); yields ``advance(n)``."""
+    console = err_console()
+    count: ProgressColumn = (
+        MofNCompleteColumn() if total is not None else TextColumn("{task.completed} items")
+    )
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        count,
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    ) as bar:
+        task = bar.add_task(description, total=total)
+
+        def advance(n: int = 1) -> None:
+            bar.advance(task, n)
+
+        yield advance
+
+
+class _Group(click.Group):
+    """Turns the errors a command can meet into one line on stderr and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except TableNotFoundError as error:
+            raise click.ClickException(
+                f"table {error.table_name!r} does not exist: create it with "
+                f"`shopify-sessions create-table` (or pass --table / set SHOPIFY_SESSIONS_TABLE)"
+            ) from None
+        except UnknownKeyError as error:
+            raise click.ClickException(
+                _one_line(f"{error}: set {TOKEN_KEYS_ENV} with that key")
+            ) from None
+        except StorageUnavailableError as error:
+            message = str(error)
+            settings = ctx.find_object(Settings)
+            host = settings.host if settings is not None else None
+            if "EndpointConnectionError" in message and is_local_endpoint(host):
+                message += " (is `shopify-sessions serve-local` running there?)"
+            raise click.ClickException(_one_line(message)) from None
+        except (SessionStorageError, ValueError, OSError, MissingExtraError) as error:
+            raise click.ClickException(_one_line(error)) from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--endpoint-url",
+    metavar="URL",
+    help="DynamoDB endpoint. Default: $AWS_ENDPOINT_URL_DYNAMODB, $AWS_ENDPOINT_URL, else AWS.",
+)
+@click.option(
+    "--region", help="AWS region. Default: $AWS_REGION, $AWS_DEFAULT_REGION, the AWS profile."
+)
+@click.option(
+    "--table", help="Sessions table. Default: $SHOPIFY_SESSIONS_TABLE, else shopify_sessions."
+)
+@click.option("--index", help="Shop index. Default: $SHOPIFY_SESSIONS_SHOP_INDEX, else shop_index.")
+@click.version_option(__version__, prog_name="shopify-sessions")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    endpoint_url: str | None,
+    region: str | None,
+    table: str | None,
+    index: str | None,
+) -> None:
+    """Shopify OAuth sessions in DynamoDB, in the Node adapter's table format.
+
+    Tokens are never printed, except by `show --reveal` and `export`. A local endpoint
+    (127.0.0.1 or localhost) needs no AWS credentials; to run one: serve-local.
+    """
+    ctx.obj = Settings(endpoint_url=endpoint_url, region=region, table=table, index=index)
+
+
+def _configure_logging() -> None:
+    """The library's warnings (skipped corrupt items, refused batch actions) as one line each."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("Warning: %(message)s"))
+    logger = logging.getLogger("shopify_sessions")
+    logger.addHandler(handler)
+    logger.propagate = False
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console script entry point."""
+    _configure_logging()
+    try:
+        cli.main(args=argv, prog_name="shopify-sessions", standalone_mode=True)
+    except Exception as error:  # a bug: still one line, unless debugging
+        if os.environ.get(DEBUG_ENV):
+            raise
+        click.echo(
+            f"Error: unexpected {type(error).__name__}: {_one_line(error)} "
+            f"(set {DEBUG_ENV}=1 for a traceback)",
+            err=True,
+        )
+        sys.exit(1)
