@@ -194,6 +194,8 @@ class LocalEndpoint:
         server_class = _moto_server_class()
         # Read the data file before starting anything: a bad file fails fast and cleanly.
         sessions = self._read(self.data) if self.data is not None and self.data.exists() else []
+        if self.data is not None and not self.data.resolve().parent.is_dir():
+            raise OSError(f"cannot save sessions to {self.data}: its directory does not exist")
         _check_port_free(self.port)
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         server = server_class(ip_address="127.0.0.1", port=self.port, verbose=False)

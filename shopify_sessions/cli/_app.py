@@ -130,8 +130,8 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
-            raise
+        except (click.ClickException, click.exceptions.Exit, click.Abort, BrokenPipeError):
+            raise  # click handles these (a closed pipe, as in `export - | head`, is quiet)
         except TableNotFoundError as error:
             raise click.ClickException(
                 f"table {error.table_name!r} does not exist: create it with "

@@ -3,16 +3,44 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from itertools import islice
 from pathlib import Path
 
 import click
 
+from shopify_sessions.dynamodb import DynamoDBSessionStorage
 from shopify_sessions.errors import CorruptSessionError
 from shopify_sessions.local import write_private_text
 from shopify_sessions.node_json import parse_node_json_lines, session_to_node_json_line
+from shopify_sessions.session import Session
 
 from ._app import Settings, cli, env_cipher, progress
 from ._view import open_tokens, scan
+
+IMPORT_CONCURRENCY = 8  # PutItems in flight; botocore's connection pool holds 10
+
+
+def _store_all(
+    storage: DynamoDBSessionStorage, sessions: list[Session], advance: Callable[[int], None]
+) -> None:
+    """One PutItem per session, ``IMPORT_CONCURRENCY`` at a time; stops at the first error.
+
+    The first store runs alone: it creates the storage's botocore client, which the worker
+    threads then share (botocore clients are thread-safe; their lazy creation is not).
+    """
+    storage.store_session(sessions[0])
+    advance(1)
+    rest = iter(sessions[1:])
+    with ThreadPoolExecutor(max_workers=IMPORT_CONCURRENCY) as pool:
+        running = {pool.submit(storage.store_session, s) for s in islice(rest, IMPORT_CONCURRENCY)}
+        while running:
+            done, running = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                future.result()  # the first error stops the import; running stores finish
+                advance(1)
+            running |= {pool.submit(storage.store_session, s) for s in islice(rest, len(done))}
 
 
 def _plural(count: int, noun: str) -> str:
@@ -84,7 +112,5 @@ def import_(settings: Settings, source: str) -> None:
         return
     storage.verify_table()  # a missing table is reported before anything is sent
     with progress(f"importing into {storage.table_name!r}", total=len(sessions)) as advance:
-        for session in sessions:
-            storage.store_session(session)
-            advance(1)
+        _store_all(storage, sessions, advance)
     click.echo(f"imported {_plural(len(sessions), 'session')} into table {storage.table_name!r}")
