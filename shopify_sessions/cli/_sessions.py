@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any
 
 import click
-from pynamodb.exceptions import DeleteError
 from rich.table import Table
 
 from shopify_sessions.dynamodb import DynamoDBSessionStorage
-from shopify_sessions.errors import CorruptSessionError, SessionStorageError
+from shopify_sessions.errors import CorruptSessionError, SessionConflictError
 from shopify_sessions.session import Session
 
 from ._app import Settings, cli, env_cipher, out_console, progress
@@ -137,15 +137,10 @@ def _delete_if_unchanged(storage: DynamoDBSessionStorage, entry: ScannedSession)
         else model.refresh_token.does_not_exist()
     )
     condition &= model.expires == session.expires
-    try:
-        model(session.id).delete(condition=condition)
-    except DeleteError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        detail = error.cause_response_message or str(error.cause or error)
-        raise SessionStorageError(
-            f"DynamoDB DeleteItem on table {storage.table_name!r} failed: {detail}"
-        ) from None
+    try:  # through the storage's requests: retried, errors translated
+        storage.requests.call("DeleteItem", partial(model(session.id).delete, condition=condition))
+    except SessionConflictError:
+        return False
     return True
 
 
