@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smoke run: fewer N and repeats")
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
-    parser.add_argument("--repeats", type=int, default=0, help="runs per cell (default 7)")
+    parser.add_argument("--repeats", type=int, default=0, help="runs per cell (default 15)")
     parser.add_argument("--sizes", type=_sizes, default=(), help="e.g. 1,10,100,1000")
     parser.add_argument("--memory-sizes", type=_sizes, default=(), help="e.g. 2500,5000,10000")
     parser.add_argument("--latency-samples", type=int, default=0, help="default 200")

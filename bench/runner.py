@@ -49,7 +49,7 @@ class BenchError(RuntimeError):
 class Options:
     quick: bool = False
     out: Path = Path("bench/results")
-    repeats: int = 0  # 0: 7, or 3 with quick
+    repeats: int = 0  # 0: 15, or 3 with quick
     sizes: tuple[int, ...] = ()  # () : 1, 10, 100, 1000 (quick: 1, 10, 100)
     latency_samples: int = 0  # 0: 200 (quick: 30)
     memory_sizes: tuple[int, ...] = ()  # (): 2500, 5000, 10000 (quick: 250, 500, 1000)
@@ -59,7 +59,7 @@ class Options:
 
     def __post_init__(self) -> None:
         quick = self.quick
-        self.repeats = self.repeats or (3 if quick else 7)
+        self.repeats = self.repeats or (3 if quick else 15)
         self.sizes = self.sizes or ((1, 10, 100) if quick else (1, 10, 100, 1000))
         self.latency_samples = self.latency_samples or (30 if quick else 200)
         self.memory_sizes = self.memory_sizes or (
