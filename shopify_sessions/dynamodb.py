@@ -13,6 +13,8 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
+from botocore.config import Config
+
 from . import redact
 from .cipher import TokenCipher, UnknownKeyError, is_encrypted, key_id_of
 from .codec import item_to_session, session_to_model
@@ -51,6 +53,9 @@ class DynamoDBSessionStorage:
     page is read either way. Reads of whole items are strongly consistent. ``max_concurrency``
     bounds the requests one call sends at once (chunks of a large batch, per-item fallbacks).
     ``retry`` says how failed requests and unprocessed batch parts are retried.
+    ``botocore_config``: a ``botocore.config.Config`` whose explicitly set ``connect_timeout``,
+    ``read_timeout``, ``max_pool_connections`` and ``retries`` (``total_max_attempts`` or
+    ``max_attempts``, when ``retry`` is not given) are applied.
     ``token_cipher`` encrypts access and refresh tokens at rest (the Node adapter cannot read
     such items); without it, plaintext tokens are stored exactly as Node stores them.
     ``ttl_grace``: sessions with a natural end get a ``ttl`` attribute (epoch seconds) that
@@ -72,7 +77,9 @@ class DynamoDBSessionStorage:
         retry: RetryPolicy | None = None,
         token_cipher: TokenCipher | None = None,
         ttl_grace: timedelta | None = DEFAULT_TTL_GRACE,
+        botocore_config: Config | None = None,
     ) -> None:
+        given = dict(getattr(botocore_config, "_user_provided_options", {}) or {})
         self.table_name, self.shop_index_name = resolve_names(session_table_name, shop_index_name)
         self.connection = resolve_connection(
             region=region,
@@ -80,7 +87,12 @@ class DynamoDBSessionStorage:
             aws_access_key_id=aws_access_key_id,
             aws_secret_access_key=aws_secret_access_key,
             aws_session_token=aws_session_token,
+            connect_timeout=given.get("connect_timeout"),
+            read_timeout=given.get("read_timeout"),
+            max_pool_connections=given.get("max_pool_connections"),
         )
+        if retry is None and given.get("retries"):
+            retry = _retry_from_botocore(given["retries"])
         if page_size is not None and page_size < 1:
             raise ValueError("page_size must be a positive number of keys, or None")
         self.page_size = page_size
@@ -396,6 +408,15 @@ class DynamoDBSessionStorage:
             raise SessionConflictError(expected.id)
         raw = [item.get(name, {}).get("S") for _, name in _TOKEN_FIELDS]
         return _tokens_condition(self.model, raw[0], raw[1])
+
+
+def _retry_from_botocore(retries: dict[str, Any]) -> RetryPolicy:
+    """botocore's ``retries`` setting as our policy (we own retries; botocore's are off)."""
+    if "total_max_attempts" in retries:
+        return RetryPolicy(attempts=int(retries["total_max_attempts"]))
+    if "max_attempts" in retries:  # botocore counts retries here, not attempts
+        return RetryPolicy(attempts=int(retries["max_attempts"]) + 1)
+    return RetryPolicy()
 
 
 def _tokens_condition(model: type[SessionModel], access: str | None, refresh: str | None) -> Any:

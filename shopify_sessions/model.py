@@ -227,6 +227,15 @@ def _make_bound_model(
             "aws_session_token": connection.aws_session_token,
             "billing_mode": PAY_PER_REQUEST_BILLING_MODE,
             "max_retry_attempts": 0,  # the storage's RetryPolicy is the only retry layer
+            **{
+                name: value
+                for name, value in (
+                    ("connect_timeout_seconds", connection.connect_timeout),
+                    ("read_timeout_seconds", connection.read_timeout),
+                    ("max_pool_connections", connection.max_pool_connections),
+                )
+                if value is not None
+            },
         },
     )
     namespace = {

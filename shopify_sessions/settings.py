@@ -24,6 +24,9 @@ class ConnectionSettings:
     aws_access_key_id: str | None = field(default=None, repr=False)
     aws_secret_access_key: str | None = field(default=None, repr=False)
     aws_session_token: str | None = field(default=None, repr=False)
+    connect_timeout: float | None = None  # seconds; None: PynamoDB's 15
+    read_timeout: float | None = None  # seconds; None: PynamoDB's 30
+    max_pool_connections: int | None = None  # None: botocore's 10
 
 
 def _env(*names: str) -> str | None:
@@ -48,6 +51,9 @@ def resolve_connection(
     aws_access_key_id: str | None = None,
     aws_secret_access_key: str | None = None,
     aws_session_token: str | None = None,
+    connect_timeout: float | None = None,
+    read_timeout: float | None = None,
+    max_pool_connections: int | None = None,
 ) -> ConnectionSettings:
     """Fill region and endpoint from the environment; credentials stay explicit-or-chain."""
     host = host or _env("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL")
@@ -60,4 +66,7 @@ def resolve_connection(
         aws_access_key_id=aws_access_key_id,
         aws_secret_access_key=aws_secret_access_key,
         aws_session_token=aws_session_token,
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        max_pool_connections=max_pool_connections,
     )

@@ -68,3 +68,23 @@ def test_quickstart_runs_with_no_aws_account() -> None:
     assert "found   ['example.myshopify.com_42', 'offline_example.myshopify.com']" in result.stdout
     assert "deleted 2 sessions" in result.stdout
     assert "shpat_" not in result.stdout + result.stderr
+
+
+def test_a_botocore_config_sets_timeouts_pool_and_attempts() -> None:
+    from botocore.config import Config
+
+    storage = DynamoDBSessionStorage(
+        "config_table",
+        host="http://127.0.0.1:9",
+        botocore_config=Config(
+            connect_timeout=2, read_timeout=3, max_pool_connections=20, retries={"max_attempts": 2}
+        ),
+    )
+    assert storage.retry.attempts == 3  # botocore's max_attempts counts retries
+    client = storage.model._get_connection().connection.client
+    assert (client.meta.config.connect_timeout, client.meta.config.read_timeout) == (2, 3)
+    assert client.meta.config.max_pool_connections == 20
+    assert client.meta.config.retries["total_max_attempts"] == 1  # ours are the only retries
+    plain = DynamoDBSessionStorage("config_table", host="http://127.0.0.1:9")
+    assert plain.model is not storage.model
+    assert plain.model._get_connection().connection.client.meta.config.connect_timeout == 15
