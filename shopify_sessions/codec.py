@@ -20,8 +20,6 @@ __all__ = ["item_to_session", "model_to_session", "session_to_item", "session_to
 
 M = TypeVar("M", bound=SessionModel)
 
-_ATTRIBUTE_IN_MESSAGE = re.compile(r"'([^']+)' attribute")
-
 
 def session_to_model(session: Session, model: type[M]) -> M:
     """A model instance holding exactly the session's persisted fields."""
@@ -46,31 +44,8 @@ def session_to_item(session: Session, model: type[SessionModel] = SessionModel) 
 
 
 def model_to_session(instance: SessionModel) -> Session:
-    """A ``Session`` from a loaded model; missing or mistyped attributes are corrupt."""
-    session_id = instance.id if isinstance(instance.id, str) else "<no id>"
-    for name, stored in (
-        ("id", "id"),
-        ("shop", "shop"),
-        ("state", "state"),
-        ("is_online", "isOnline"),
-    ):
-        if getattr(instance, name) is None:
-            raise CorruptSessionError(session_id, stored, "is missing")
-    try:
-        return Session(
-            id=instance.id,
-            shop=instance.shop,
-            state=instance.state,
-            is_online=instance.is_online,
-            scope=instance.scope,
-            expires=instance.expires,
-            access_token=instance.access_token,
-            refresh_token=instance.refresh_token,
-            refresh_token_expires=instance.refresh_token_expires,
-            online_access_info=_map_to_info(session_id, instance.online_access_info),
-        )
-    except TypeError as error:
-        raise CorruptSessionError(session_id, _field_in(str(error)), "has the wrong type") from None
+    """A ``Session`` from a model instance (e.g. from ``SessionModel.scan()`` in a script)."""
+    return item_to_session(instance.serialize(null_check=False))
 
 
 def item_to_session(item: dict[str, Any], model: type[SessionModel] = SessionModel) -> Session:
@@ -166,35 +141,6 @@ def _info_to_map(info: OnlineAccessInfo) -> OnlineAccessInfoMap:
         associated_user=(
             AssociatedUserMap(  # type: ignore[no-untyped-call]
                 id=user.id,
-                first_name=user.first_name,
-                last_name=user.last_name,
-                email=user.email,
-                email_verified=user.email_verified,
-                account_owner=user.account_owner,
-                locale=user.locale,
-                collaborator=user.collaborator,
-            )
-            if user is not None
-            else None
-        ),
-    )
-
-
-def _map_to_info(session_id: str, info: OnlineAccessInfoMap | None) -> OnlineAccessInfo | None:
-    if info is None:
-        return None
-    user = info.associated_user
-    if user is not None and user.id is None:
-        raise CorruptSessionError(session_id, "onlineAccessInfo.associated_user.id", "is missing")
-    expires_in: Any = info.expires_in
-    if isinstance(expires_in, float) and expires_in.is_integer():
-        expires_in = int(expires_in)  # NumberAttribute's type says float; Shopify sends ints
-    return OnlineAccessInfo(
-        expires_in=expires_in,
-        associated_user_scope=info.associated_user_scope,
-        associated_user=(
-            AssociatedUser(
-                id=int(user.id),
                 first_name=user.first_name,
                 last_name=user.last_name,
                 email=user.email,

@@ -242,11 +242,17 @@ def test_default_session_model_creates_the_default_table() -> None:
 
 
 def _default_session_model_creates_the_default_table(dynamo: Backend) -> None:
+    from shopify_sessions.codec import model_to_session
+
     SessionModel.create_table()
     table = dynamo.raw_client().describe_table(TableName="shopify_sessions")["Table"]
     assert table["GlobalSecondaryIndexes"][0]["IndexName"] == "shop_index"
     SessionModel(id="offline_a", shop="a", state="s", is_online=False).save()
     assert [key.id for key in SessionModel.shop_index.query("a")] == ["offline_a"]
+    DynamoDBSessionStorage(region="us-east-1").store_session(NODE_ONLINE_SESSION)
+    scanned = {model.id: model_to_session(model) for model in SessionModel.scan()}
+    assert scanned["offline_a"] == Session(id="offline_a", shop="a", state="s", is_online=False)
+    assert scanned[NODE_ONLINE_SESSION.id] == NODE_ONLINE_SESSION
 
 
 # --- custom names and isolation ----------------------------------------------------------------
