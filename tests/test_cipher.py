@@ -24,7 +24,7 @@ from shopify_sessions.errors import SessionStorageError
 K1 = bytes(range(32))
 K2 = bytes(range(100, 132))
 SID = "offline_example.myshopify.com"
-TOKEN = "shpat_0123456789abcdef0123456789abcdef"
+TOKEN = "shpat_fake-test-token+with/punctuation="
 ACCESS = "accessToken"
 REFRESH = "refreshToken"
 
