@@ -31,6 +31,7 @@ from .session import Session
 from .settings import resolve_connection, resolve_names
 from .table_requests import DEFAULT_MAX_CONCURRENCY, TableRequests
 from .ttl import DEFAULT_TTL_GRACE, ttl_for
+from .validation import check_expected, check_id, check_session, check_shop, unique_ids
 
 __all__ = ["DynamoDBSessionStorage"]
 
@@ -126,13 +127,8 @@ class DynamoDBSessionStorage:
         only if the stored item still holds ``expected``'s access and refresh tokens (absent
         matches absent); otherwise ``SessionConflictError`` and nothing is written.
         """
-        _check_session(session)
-        if expected is not None:
-            _check_session(expected)
-            if expected.id != session.id:
-                raise InvalidSessionError(
-                    f"expected is session {expected.id!r}, not {session.id!r}"
-                )
+        check_session(session)
+        check_expected(session, expected)
         instance = self._sealed_model(session)
         item = instance.serialize()
         size = item_size(item)
@@ -155,7 +151,7 @@ class DynamoDBSessionStorage:
 
     def load_session(self, id: str) -> Session | None:
         """One GetItem; an empty id is never stored, so it returns ``None`` with no request."""
-        _check_id(id, allow_empty=True)
+        check_id(id, allow_empty=True)
         if not id:
             return None
         item = self.requests.get_item(id)
@@ -163,7 +159,7 @@ class DynamoDBSessionStorage:
 
     def delete_session(self, id: str) -> bool:
         """One DeleteItem; deleting an id that is not stored still returns ``True``."""
-        _check_id(id)
+        check_id(id)
         self.requests.delete_item(id)
         return True
 
@@ -173,7 +169,7 @@ class DynamoDBSessionStorage:
         Missing ids are not an error. Raises ``StorageUnavailableError`` naming the ids not
         deleted when DynamoDB stops making progress on them.
         """
-        self.requests.delete_items(_unique_ids(ids))
+        self.requests.delete_items(unique_ids(ids))
         return True
 
     def delete_sessions_by_shop(self, shop: str) -> int:
@@ -204,7 +200,7 @@ class DynamoDBSessionStorage:
 
     def find_session_ids_by_shop(self, shop: str) -> list[str]:
         """The ids the shop index holds for ``shop``, following every page."""
-        _check_shop(shop)
+        check_shop(shop)
         ids: list[str] = []
         last_key: dict[str, Any] | None = None
         while True:
@@ -424,35 +420,3 @@ def _tokens_condition(model: type[SessionModel], access: str | None, refresh: st
     return ((model.access_token == access) if access else model.access_token.does_not_exist()) & (
         (model.refresh_token == refresh) if refresh else model.refresh_token.does_not_exist()
     )
-
-
-def _check_id(id: Any, *, allow_empty: bool = False) -> None:
-    if not isinstance(id, str):
-        raise TypeError(f"session id must be a str, got {type(id).__name__}")
-    if not id and not allow_empty:
-        raise InvalidSessionError("session id must not be empty")
-
-
-def _check_shop(shop: Any) -> None:
-    if not isinstance(shop, str):
-        raise TypeError(f"shop must be a str, got {type(shop).__name__}")
-    if not shop:
-        raise InvalidSessionError("shop must not be empty")
-
-
-def _check_session(session: Any) -> None:
-    if not isinstance(session, Session):
-        raise TypeError(f"expected a Session, got {type(session).__name__}")
-    if not session.id:
-        raise InvalidSessionError("session id must not be empty")
-    if not session.shop:
-        raise InvalidSessionError(f"session {session.id!r}: shop must not be empty")
-
-
-def _unique_ids(ids: Iterable[str]) -> list[str]:
-    if isinstance(ids, str):
-        raise TypeError("delete_sessions expects an iterable of ids, not a single str")
-    unique = list(dict.fromkeys(ids))
-    for id in unique:
-        _check_id(id)
-    return unique

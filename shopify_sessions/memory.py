@@ -5,47 +5,66 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 
+from .errors import SessionConflictError
 from .session import Session
+from .validation import check_expected, check_id, check_session, check_shop, unique_ids
 
 __all__ = ["MemorySessionStorage"]
 
 
 class MemorySessionStorage:
-    """Keeps copies of sessions in a dict: mutating a session after storing it changes nothing."""
+    """Keeps copies of sessions in a dict: mutating a session after storing it changes nothing.
+
+    Same contract as ``DynamoDBSessionStorage``, conditional stores and input checks included,
+    so an app's token-refresh logic can be tested without DynamoDB.
+    """
 
     def __init__(self) -> None:
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
 
-    def store_session(self, session: Session) -> bool:
+    def store_session(self, session: Session, *, expected: Session | None = None) -> bool:
+        check_session(session)
+        check_expected(session, expected)
         with self._lock:
+            if expected is not None:
+                stored = self._sessions.get(session.id)
+                tokens = (stored.access_token, stored.refresh_token) if stored else (None, None)
+                if tokens != (expected.access_token, expected.refresh_token):
+                    raise SessionConflictError(session.id)
             self._sessions[session.id] = session.copy()
         return True
 
     def load_session(self, id: str) -> Session | None:
+        check_id(id, allow_empty=True)
         with self._lock:
             session = self._sessions.get(id)
         return session.copy() if session is not None else None
 
     def delete_session(self, id: str) -> bool:
+        check_id(id)
         with self._lock:
             self._sessions.pop(id, None)
         return True
 
     def delete_sessions(self, ids: Iterable[str]) -> bool:
+        unique = unique_ids(ids)
         with self._lock:
-            for id in ids:
+            for id in unique:
                 self._sessions.pop(id, None)
         return True
 
     def delete_sessions_by_shop(self, shop: str) -> int:
+        check_shop(shop)
         with self._lock:
             ids = [id for id, s in self._sessions.items() if s.shop == shop]
             for id in ids:
                 del self._sessions[id]
         return len(ids)
 
-    def find_sessions_by_shop(self, shop: str) -> list[Session]:
+    def find_sessions_by_shop(self, shop: str, *, strict: bool = False) -> list[Session]:
+        """Every session of ``shop``; ``strict`` is accepted for parity (nothing is corrupt)."""
+        check_shop(shop)
         with self._lock:
             found = [s for s in self._sessions.values() if s.shop == shop]
         return [session.copy() for session in found]

@@ -15,18 +15,24 @@ from shopify_sessions import (
     TokenDecryptionError,
     UnknownKeyError,
 )
-from tests.conftest import Backend, _backend
+from tests.conftest import DYNAMODB_BACKENDS, Backend, _backend
 from tests.factories import offline
 
 K1, K2 = TokenCipher.generate_key(), TokenCipher.generate_key()
 
 
-@pytest.fixture(params=["plaintext", "encrypted"])
-def rotating(request: pytest.FixtureRequest, dynamo: Backend) -> DynamoDBSessionStorage:
-    """A storage with or without a token cipher: the rotation contract holds for both."""
-    cipher = TokenCipher({"k1": K1}, "k1") if request.param == "encrypted" else None
-    storage: DynamoDBSessionStorage = dynamo.storage(token_cipher=cipher)
-    return storage
+ROTATING = ["memory"] + [
+    f"{kind}-{name}" for name in DYNAMODB_BACKENDS for kind in ("plain", "encrypted")
+]
+
+
+@pytest.fixture(params=ROTATING)
+def rotating(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Every storage, DynamoDB ones with and without a token cipher: one rotation contract."""
+    kind, _, name = str(request.param).rpartition("-")
+    for backend in _backend(name, request):
+        cipher = TokenCipher({"k1": K1}, "k1") if kind == "encrypted" else None
+        yield backend.storage(token_cipher=cipher) if backend.is_dynamodb else backend.storage()
 
 
 def _refreshed(session: Any, n: int) -> Any:

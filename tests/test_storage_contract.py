@@ -176,3 +176,20 @@ def test_minimal_online_session_round_trips(storage: Any) -> None:
     session = Session(id="s_1", shop=SHOP, state="", is_online=True)
     storage.store_session(session)
     assert storage.load_session("s_1") == session
+
+
+@pytest.mark.parametrize(
+    ("call", "error"),
+    [
+        (lambda s: s.store_session({"id": "x"}), TypeError),
+        (lambda s: s.store_session(offline(id="")), ValueError),
+        (lambda s: s.store_session(offline(shop="")), ValueError),
+        (lambda s: s.load_session(None), TypeError),
+        (lambda s: s.delete_session(""), ValueError),
+        (lambda s: s.delete_sessions("offline_x"), TypeError),
+        (lambda s: s.find_sessions_by_shop(""), ValueError),
+    ],
+)
+def test_bad_input_is_refused_alike(storage: Any, call: Any, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        call(storage)
