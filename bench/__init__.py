@@ -7,20 +7,10 @@ and ``npm ci`` in ``tests/interop``. ``run(Options(...))`` returns a ``Report``;
 
 from __future__ import annotations
 
-import os
+from tests.support.fake_aws import use_fake_aws_environment
 
 # Before shopify_sessions or botocore are imported: only loopback endpoints, fake credentials.
-for _name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
-    os.environ.pop(_name, None)
-os.environ.update(
-    AWS_ACCESS_KEY_ID="testing",
-    AWS_SECRET_ACCESS_KEY="testing",
-    AWS_SESSION_TOKEN="testing",
-    AWS_DEFAULT_REGION="us-east-1",
-    AWS_REGION="us-east-1",
-    AWS_CONFIG_FILE="/dev/null",
-    AWS_SHARED_CREDENTIALS_FILE="/dev/null",
-)
+use_fake_aws_environment()
 
 from .runner import Options, Report, count_wire_requests, run  # noqa: E402
 

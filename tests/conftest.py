@@ -7,29 +7,13 @@ available; with ``CI=true`` a missing Node is a failure, not a skip.
 
 from __future__ import annotations
 
-import os
+from tests.support.fake_aws import use_fake_aws_environment
 
-# Before anything imports botocore or shopify_sessions: fake credentials, no real endpoint.
-for _name in (
-    "AWS_ENDPOINT_URL",
-    "AWS_ENDPOINT_URL_DYNAMODB",
-    "AWS_PROFILE",
-    "SHOPIFY_SESSIONS_TABLE",
-    "SHOPIFY_SESSIONS_SHOP_INDEX",
-):
-    os.environ.pop(_name, None)
-os.environ.update(
-    AWS_ACCESS_KEY_ID="testing",
-    AWS_SECRET_ACCESS_KEY="testing",
-    AWS_SESSION_TOKEN="testing",
-    AWS_DEFAULT_REGION="us-east-1",
-    AWS_REGION="us-east-1",
-    AWS_CONFIG_FILE="/dev/null",
-    AWS_SHARED_CREDENTIALS_FILE="/dev/null",
-)
+use_fake_aws_environment()  # before anything imports botocore or shopify_sessions
 
 import contextlib  # noqa: E402
 import logging  # noqa: E402
+import os  # noqa: E402
 import uuid  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402

@@ -99,9 +99,21 @@ def err_console() -> Console:
     return Console(stderr=True, highlight=False)
 
 
+class Tally:
+    """``advance(n)`` for a progress bar, which also keeps the count (``.done``)."""
+
+    def __init__(self, advance: Callable[[int], None]) -> None:
+        self._advance = advance
+        self.done = 0
+
+    def __call__(self, n: int = 1) -> None:
+        self.done += n
+        self._advance(n)
+
+
 @contextmanager
-def progress(description: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
-    """A progress bar on stderr (only on a terminal); yields ``advance(n)``."""
+def progress(description: str, total: int | None = None) -> Iterator[Tally]:
+    """A progress bar on stderr (only on a terminal); yields ``advance(n)``, a ``Tally``."""
     console = err_console()
     count: ProgressColumn = (
         MofNCompleteColumn() if total is not None else TextColumn("{task.completed} items")
@@ -117,11 +129,7 @@ def progress(description: str, total: int | None = None) -> Iterator[Callable[[i
         disable=not console.is_terminal,
     ) as bar:
         task = bar.add_task(description, total=total)
-
-        def advance(n: int = 1) -> None:
-            bar.advance(task, n)
-
-        yield advance
+        yield Tally(lambda n: bar.advance(task, n))
 
 
 class _Group(click.Group):

@@ -89,18 +89,11 @@ def enable_ttl(settings: Settings) -> None:
     7 days; sessions that never expire get none.
     """
     storage = settings.storage()
-    scanned = 0
-
-    def advance(n: int) -> None:
-        nonlocal scanned
-        scanned += n
-        bar(n)
-
-    with progress(f"backfilling {TTL_ATTRIBUTE!r} on {storage.table_name!r}") as bar:
-        updated = storage.enable_ttl(progress=advance)
+    with progress(f"backfilling {TTL_ATTRIBUTE!r} on {storage.table_name!r}") as scanned:
+        updated = storage.enable_ttl(progress=scanned)
     click.echo(
         f"TTL is on for table {storage.table_name!r} (attribute {TTL_ATTRIBUTE!r}); "
-        f"{updated} of {scanned} items given a new ttl"
+        f"{updated} of {scanned.done} items given a new ttl"
     )
 
 
@@ -115,16 +108,9 @@ def re_encrypt(settings: Settings) -> None:
     cipher = env_cipher(required="re-encrypt")
     assert cipher is not None
     storage = settings.storage(cipher=cipher)
-    scanned = 0
-
-    def advance(n: int) -> None:
-        nonlocal scanned
-        scanned += n
-        bar(n)
-
-    with progress(f"re-encrypting {storage.table_name!r}") as bar:
-        rewritten = storage.re_encrypt(progress=advance)
+    with progress(f"re-encrypting {storage.table_name!r}") as scanned:
+        rewritten = storage.re_encrypt(progress=scanned)
     click.echo(
-        f"re-encrypted {rewritten} of {scanned} items under key {cipher.active_key_id!r} "
+        f"re-encrypted {rewritten} of {scanned.done} items under key {cipher.active_key_id!r} "
         f"in table {storage.table_name!r}"
     )
