@@ -7,6 +7,8 @@ storage.store_session(session)
 storage.load_session("offline_example.myshopify.com")
 """
 
+from typing import TYPE_CHECKING, Any
+
 from .cipher import TokenCipher, TokenDecryptionError, UnknownKeyError
 from .dynamodb import DynamoDBSessionStorage
 from .errors import (
@@ -31,6 +33,10 @@ from .session import (
     online_session_id,
 )
 from .storage import SessionStorage
+from .tokens.errors import ReauthorizationRequiredError, TokenRefreshError
+
+if TYPE_CHECKING:
+    from .tokens.refresher import ShopifyTokenRefresher
 
 __all__ = [
     "AccessDeniedError",
@@ -41,6 +47,7 @@ __all__ = [
     "InvalidSessionError",
     "MemorySessionStorage",
     "OnlineAccessInfo",
+    "ReauthorizationRequiredError",
     "RetryPolicy",
     "SchemaMismatchError",
     "Session",
@@ -49,13 +56,25 @@ __all__ = [
     "SessionStorage",
     "SessionStorageError",
     "ShopIndex",
+    "ShopifyTokenRefresher",
     "StorageUnavailableError",
     "TableNotFoundError",
     "TokenCipher",
     "TokenDecryptionError",
+    "TokenRefreshError",
     "UnknownKeyError",
     "offline_session_id",
     "online_session_id",
 ]
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    """``ShopifyTokenRefresher`` on first use: it brings httpx, which a plain storage
+    user (a Lambda reading sessions) should not pay for at import."""
+    if name == "ShopifyTokenRefresher":
+        from .tokens.refresher import ShopifyTokenRefresher
+
+        return ShopifyTokenRefresher
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

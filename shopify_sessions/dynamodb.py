@@ -18,6 +18,7 @@ from botocore.config import Config
 from . import redact
 from .cipher import TokenCipher, UnknownKeyError, is_encrypted, key_id_of
 from .codec import item_to_session, session_to_model
+from .dynamodb_lease import DynamoDBLeaseStore
 from .errors import (
     CorruptSessionError,
     InvalidSessionError,
@@ -30,6 +31,8 @@ from .retry import RetryPolicy
 from .session import Session
 from .settings import resolve_connection, resolve_names
 from .table_requests import DEFAULT_MAX_CONCURRENCY, TableRequests
+from .tokens.fresh import SingleFlight, load_fresh
+from .tokens.lease import TokenRefresher
 from .ttl import DEFAULT_TTL_GRACE, ttl_for
 from .validation import check_expected, check_id, check_session, check_shop, unique_ids
 
@@ -103,6 +106,8 @@ class DynamoDBSessionStorage:
             self.table_name, self.shop_index_name, self.connection
         )
         self.requests = TableRequests(self.model, retry or RetryPolicy(), max_concurrency)
+        self._lease_store = DynamoDBLeaseStore(self)
+        self._flights = SingleFlight()
 
     @property
     def retry(self) -> RetryPolicy:
@@ -129,25 +134,38 @@ class DynamoDBSessionStorage:
         """
         check_session(session)
         check_expected(session, expected)
-        instance = self._sealed_model(session)
-        item = instance.serialize()
-        size = item_size(item)
-        if size > MAX_ITEM_BYTES:
-            raise InvalidSessionError(
-                f"session {session.id!r} is {size} bytes as a DynamoDB item, over the "
-                f"{MAX_ITEM_BYTES}-byte limit (400 KB); nothing was written"
-            )
-        if expected is None:
-            self.requests.call("PutItem", instance.save)
-            return True
-        condition = self._expected_condition(expected)
-        try:
-            self.requests.call("PutItem", partial(instance.save, condition=condition))
-        except SessionConflictError:
-            # A retried request may find its own earlier, successful write: not a conflict.
-            if self.requests.get_item(session.id) != item:
-                raise SessionConflictError(session.id) from None
+        instance, item = self._sealed_item(session)
+        condition = self._expected_condition(expected) if expected is not None else None
+        if not self._write(instance, item, condition):
+            raise SessionConflictError(session.id)
         return True
+
+    def load_fresh_session(
+        self,
+        id: str,
+        refresher: TokenRefresher,
+        *,
+        within: timedelta = timedelta(minutes=5),
+        lease: timedelta = timedelta(seconds=30),
+        rejected: Session | None = None,
+    ) -> Session | None:
+        """The session under ``id`` with a usable token: what a job calls before an Admin call.
+
+        Not expiring within ``within`` (or never expiring): the stored session, one GetItem.
+        Otherwise, or when ``rejected`` (a session whose token the Admin API answered 401 to)
+        still holds the stored token, the token is refreshed once for the whole fleet: callers
+        in this process share one refresh, other processes and hosts wait on a lease in the
+        item (see README, "Expiring offline tokens"), and the new pair is stored only if no
+        newer one is. ``None`` when nothing is stored. Raises ``ReauthorizationRequiredError``
+        when the merchant must open the app again, ``TokenRefreshError`` when the refresh
+        failed for now (the stored pair is unchanged), ``ValueError`` when ``lease`` does not
+        exceed the refresher's ``timeout`` with room for the write.
+        """
+        check_id(id)
+        return load_fresh(
+            self._lease_store, self._flights, id, refresher, within=within, lease=lease,
+            rejected=rejected,
+        )  # fmt: skip
 
     def load_session(self, id: str) -> Session | None:
         """One GetItem; an empty id is never stored, so it returns ``None`` with no request."""
@@ -353,6 +371,46 @@ class DynamoDBSessionStorage:
         return 1
 
     # --- tokens at rest and the item's extras --------------------------------------------------
+
+    def _sealed_item(self, session: Session) -> tuple[SessionModel, dict[str, Any]]:
+        """The model to write and its item, refused before any request when over 400 KB."""
+        instance = self._sealed_model(session)
+        item = instance.serialize()
+        size = item_size(item)
+        if size > MAX_ITEM_BYTES:
+            raise InvalidSessionError(
+                f"session {session.id!r} is {size} bytes as a DynamoDB item, over the "
+                f"{MAX_ITEM_BYTES}-byte limit (400 KB); nothing was written"
+            )
+        return instance, item
+
+    def _write(self, instance: SessionModel, item: dict[str, Any], condition: Any) -> bool:
+        """One PutItem; ``False`` when its condition failed (a retry's own write is no failure)."""
+        if condition is None:
+            self.requests.call("PutItem", instance.save)
+            return True
+        try:
+            self.requests.call("PutItem", partial(instance.save, condition=condition))
+        except SessionConflictError:
+            # A retried request may find its own earlier, successful write: not a conflict.
+            return self.requests.get_item(instance.id) == item
+        return True
+
+    def store_newest(self, session: Session) -> bool:
+        """Store a refreshed pair only over an older one, never recreating a deleted item.
+
+        The condition compares the Node-format ``expires`` strings, which sort in time
+        order (absent counts as older). ``False``: a newer pair is stored, or none at all.
+        """
+        check_session(session)
+        if session.expires is None:
+            raise InvalidSessionError(f"session {session.id!r}: a refreshed pair needs expires")
+        instance, item = self._sealed_item(session)
+        model = self.model
+        condition = model.id.exists() & (
+            model.expires.does_not_exist() | (model.expires <= session.expires)
+        )
+        return self._write(instance, item, condition)
 
     def _sealed_model(self, session: Session) -> SessionModel:
         """The model to write: ``ttl`` set, tokens encrypted when a cipher is configured."""

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
+from datetime import timedelta
 
-from .errors import SessionConflictError
+from .errors import InvalidSessionError, SessionConflictError
+from .memory_lease import LeaseState, MemoryLeaseStore
 from .session import Session
+from .tokens.fresh import SingleFlight, load_fresh
+from .tokens.lease import TokenRefresher
 from .validation import check_expected, check_id, check_session, check_shop, unique_ids
 
 __all__ = ["MemorySessionStorage"]
@@ -21,7 +25,10 @@ class MemorySessionStorage:
 
     def __init__(self) -> None:
         self._sessions: dict[str, Session] = {}
+        self._leases: dict[str, LeaseState] = {}  # a store or delete drops an id's lease
         self._lock = threading.Lock()
+        self._lease_store = MemoryLeaseStore(self)
+        self._flights = SingleFlight()
 
     def store_session(self, session: Session, *, expected: Session | None = None) -> bool:
         check_session(session)
@@ -32,8 +39,41 @@ class MemorySessionStorage:
                 tokens = (stored.access_token, stored.refresh_token) if stored else (None, None)
                 if tokens != (expected.access_token, expected.refresh_token):
                     raise SessionConflictError(session.id)
-            self._sessions[session.id] = session.copy()
+            self._put(session)
         return True
+
+    def store_newest(self, session: Session) -> bool:
+        """Store a refreshed pair only over an older one, never recreating a deleted session."""
+        check_session(session)
+        if session.expires is None:
+            raise InvalidSessionError(f"session {session.id!r}: a refreshed pair needs expires")
+        with self._lock:
+            stored = self._sessions.get(session.id)
+            if stored is None or (stored.expires is not None and stored.expires > session.expires):
+                return False
+            self._put(session)
+        return True
+
+    def load_fresh_session(
+        self,
+        id: str,
+        refresher: TokenRefresher,
+        *,
+        within: timedelta = timedelta(minutes=5),
+        lease: timedelta = timedelta(seconds=30),
+        rejected: Session | None = None,
+    ) -> Session | None:
+        """Same as ``DynamoDBSessionStorage.load_fresh_session``, the lease kept in memory."""
+        check_id(id)
+        return load_fresh(
+            self._lease_store, self._flights, id, refresher, within=within, lease=lease,
+            rejected=rejected,
+        )  # fmt: skip
+
+    def _put(self, session: Session) -> None:
+        """A full replace (under the lock): the old item's lease goes with it."""
+        self._sessions[session.id] = session.copy()
+        self._leases.pop(session.id, None)
 
     def load_session(self, id: str) -> Session | None:
         check_id(id, allow_empty=True)
@@ -45,6 +85,7 @@ class MemorySessionStorage:
         check_id(id)
         with self._lock:
             self._sessions.pop(id, None)
+            self._leases.pop(id, None)
         return True
 
     def delete_sessions(self, ids: Iterable[str]) -> bool:
@@ -52,6 +93,7 @@ class MemorySessionStorage:
         with self._lock:
             for id in unique:
                 self._sessions.pop(id, None)
+                self._leases.pop(id, None)
         return True
 
     def delete_sessions_by_shop(self, shop: str) -> int:
@@ -60,6 +102,7 @@ class MemorySessionStorage:
             ids = [id for id, s in self._sessions.items() if s.shop == shop]
             for id in ids:
                 del self._sessions[id]
+                self._leases.pop(id, None)
         return len(ids)
 
     def find_sessions_by_shop(self, shop: str, *, strict: bool = False) -> list[Session]:

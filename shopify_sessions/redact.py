@@ -16,7 +16,17 @@ from typing import Any
 __all__ = ["REDACTED", "TokenRedactingFilter", "install", "redact"]
 
 REDACTED = "***"
-SECRET_ATTRIBUTES = frozenset({"accessToken", "refreshToken"})
+SECRET_ATTRIBUTES = frozenset(
+    {
+        "accessToken",
+        "refreshToken",
+        # Shopify's token endpoint: request and answer bodies
+        "access_token",
+        "refresh_token",
+        "client_secret",
+        "subject_token",
+    }
+)
 # ExpressionAttributeValues hold the tokens a conditional store compares against.
 SECRET_CONTAINERS = frozenset({"ExpressionAttributeValues"})
 LOGGERS = (
@@ -27,9 +37,14 @@ LOGGERS = (
     "botocore.parsers",
     "botocore.hooks",
     "botocore.auth",
+    "httpx",
+    "httpcore",
+    "httpcore.http11",
+    "httpcore.connection",
 )
 _TEXT_PATTERN = re.compile(
-    r"""(?P<key>["']?(?:accessToken|refreshToken)["']?\s*:\s*\{\s*["']S["']\s*:\s*)"""
+    r"""(?P<key>["']?(?:accessToken|refreshToken)["']?\s*:\s*\{\s*["']S["']\s*:\s*"""
+    r"""|["']?(?:access_token|refresh_token|client_secret|subject_token)["']?\s*[:=]\s*)"""
     r"""(?P<quote>["'])(?:\\.|(?!(?P=quote)).)*(?P=quote)"""
 )
 

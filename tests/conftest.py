@@ -25,6 +25,8 @@ import pytest  # noqa: E402
 from shopify_sessions import DynamoDBSessionStorage, MemorySessionStorage  # noqa: E402
 from tests.support.requests import RequestCounter  # noqa: E402
 
+pytest_plugins = ["shopify_sessions.testing.pytest_plugin"]  # fake_shopify, fake_shopify_client
+
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 

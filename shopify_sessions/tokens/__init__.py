@@ -1,0 +1,10 @@
+"""The token lifecycle: refreshing expiring offline tokens once for a fleet, and migrating.
+
+``grants`` (Shopify's token endpoint) and ``lease`` (the fleet protocol) decide without I/O;
+``refresher`` and ``fresh`` are their blocking drivers. ``refresher`` imports httpx, so it is
+imported only when a refresher is made.
+"""
+
+from .errors import ReauthorizationRequiredError, TokenRefreshError
+
+__all__ = ["ReauthorizationRequiredError", "TokenRefreshError"]

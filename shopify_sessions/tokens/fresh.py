@@ -1,0 +1,171 @@
+"""The blocking driver of the fleet refresh protocol, and single flight within one process.
+
+``load_fresh_session`` (on every storage) is :func:`load_fresh`: one read; when the token needs
+a refresh, concurrent callers in this process share one run of ``lease.fresh_session``, whose
+operations this module carries out against a :class:`LeaseStore`.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any, Protocol, TypeVar
+
+from shopify_sessions.session import Session
+
+from .lease import (
+    Flow,
+    MarkDead,
+    Operation,
+    Read,
+    Refresh,
+    ReleaseLease,
+    Snapshot,
+    StoreNewest,
+    TakeLease,
+    TokenRefresher,
+    Wait,
+    check_lease,
+    fresh_session,
+    needs_refresh,
+)
+
+__all__ = ["LeaseStore", "SingleFlight", "holder_id", "load_fresh"]
+
+T = TypeVar("T")
+
+
+class LeaseStore(Protocol):
+    """The item operations the protocol needs; each storage implements them once."""
+
+    def read(self, id: str) -> Snapshot | None: ...
+
+    def take_lease(self, snapshot: Snapshot, holder: str, expires_ms: int, now_ms: int) -> bool:
+        """Set the lease if the refresh token is still the snapshot's and no lease is live."""
+        ...
+
+    def store_newest(self, session: Session) -> bool:
+        """Store the pair (dropping the lease) unless the item is gone or holds a later one."""
+        ...
+
+    def mark_dead(self, snapshot: Snapshot) -> None: ...
+
+    def release_lease(self, snapshot: Snapshot, holder: str) -> None: ...
+
+
+class _Flight:
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+
+class SingleFlight:
+    """Concurrent calls for one key in this process share the first caller's run."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._flights: dict[str, _Flight] = {}
+
+    def run(self, key: str, work: Callable[[], T]) -> T:
+        with self._lock:
+            flight = self._flights.get(key)
+            leader = flight is None
+            if flight is None:
+                flight = self._flights[key] = _Flight()
+        if not leader:
+            flight.done.wait()
+            if flight.error is not None:
+                raise flight.error
+            return flight.result  # type: ignore[no-any-return]
+        try:
+            flight.result = work()
+            return flight.result  # type: ignore[no-any-return]
+        except BaseException as error:
+            flight.error = error
+            raise
+        finally:
+            with self._lock:
+                del self._flights[key]
+            flight.done.set()
+
+
+def holder_id() -> str:
+    """Who holds a lease: host and process (for people reading the item), and a nonce."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+def load_fresh(
+    store: LeaseStore,
+    flights: SingleFlight,
+    id: str,
+    refresher: TokenRefresher,
+    *,
+    within: timedelta,
+    lease: timedelta,
+    rejected: Session | None,
+) -> Session | None:
+    """See ``DynamoDBSessionStorage.load_fresh_session``."""
+    check_lease(lease, within, refresher.timeout)
+    if rejected is not None and not isinstance(rejected, Session):
+        raise TypeError(f"rejected must be a Session or None, got {type(rejected).__name__}")
+    if rejected is not None and rejected.id != id:
+        raise ValueError(f"rejected is session {rejected.id!r}, not {id!r}")
+    rejected_token = rejected.access_token if rejected is not None else None
+    first = store.read(id)
+    if first is None:
+        return None
+    if not needs_refresh(first.session, within, rejected_token, datetime.now(timezone.utc)):
+        return first.session
+    flow = fresh_session(
+        id,
+        within=within,
+        lease=lease,
+        wait_limit=lease + timedelta(seconds=refresher.timeout),
+        rejected_token=rejected_token,
+        holder=holder_id(),
+        first=first,
+    )
+    result = flights.run(id, lambda: drive(flow, store, refresher))
+    return result.copy() if result is not None else None
+
+
+def drive(flow: Flow, store: LeaseStore, refresher: TokenRefresher) -> Session | None:
+    """Carry out the flow's operations, sending back results and throwing back errors."""
+    outcome: Any = None
+    error: Exception | None = None
+    while True:
+        try:
+            operation = flow.throw(error) if error is not None else flow.send(outcome)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        outcome, error = None, None
+        try:
+            outcome = _carry_out(operation, store, refresher)
+        except Exception as failure:
+            error = failure
+
+
+def _carry_out(operation: Operation, store: LeaseStore, refresher: TokenRefresher) -> Any:
+    if isinstance(operation, Read):
+        return store.read(operation.id)
+    if isinstance(operation, TakeLease):
+        op = operation
+        return store.take_lease(op.snapshot, op.holder, op.expires_ms, op.now_ms)
+    if isinstance(operation, Refresh):
+        return refresher.refresh(operation.session)
+    if isinstance(operation, StoreNewest):
+        return store.store_newest(operation.session)
+    if isinstance(operation, MarkDead):
+        return store.mark_dead(operation.snapshot)
+    if isinstance(operation, ReleaseLease):
+        return store.release_lease(operation.snapshot, operation.holder)
+    if isinstance(operation, Wait):
+        time.sleep(operation.seconds)
+        return None
+    raise TypeError(f"unknown operation {operation!r}")  # pragma: no cover
