@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -22,7 +23,7 @@ from shopify_sessions import (
 )
 from shopify_sessions.testing import FakeShopify
 from shopify_sessions.tokens.lease import LEASE_ATTRIBUTES, Snapshot
-from tests.conftest import Backend
+from tests.conftest import Backend, _backend
 from tests.tokens_support import SHOP, installed, refresher
 
 SOON = timedelta(minutes=2)  # inside the default 5-minute window
@@ -44,7 +45,8 @@ def test_a_token_far_from_expiry_is_returned_with_one_read(
     assert fake_shopify.call_count() == 0
     if counter is not None:
         assert dict(counter.by_operation) == {"GetItem": 1}
-    assert storage.load_fresh_session("offline_absent.myshopify.com", refresher(fake_shopify)) is None
+    absent = "offline_absent.myshopify.com"
+    assert storage.load_fresh_session(absent, refresher(fake_shopify)) is None
 
 
 def test_a_token_within_the_window_is_refreshed_and_stored(
@@ -231,23 +233,23 @@ def test_a_reinstall_during_the_refresh_is_the_answer(
     assert got.access_token == fake_shopify.active_token(SHOP)
 
 
-@pytest.mark.parametrize("name", ["memory", "dynalite"])
-def test_threads_of_one_process_share_one_refresh(
-    name: str, request: pytest.FixtureRequest, fake_shopify: FakeShopify
-) -> None:
-    from tests.conftest import _backend
+@pytest.fixture(params=["memory", "dynalite"])
+def atomic(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    """Storages whose conditional writes are atomic under concurrency (not moto's)."""
+    yield from _backend(request.param, request)
 
-    for backend in _backend(name, request):
-        storage = backend.storage()
-        old = _stored(storage, fake_shopify)
-        fake_shopify.latency = 0.3
-        client = refresher(fake_shopify)
-        with ThreadPoolExecutor(8) as pool:
-            got = list(pool.map(lambda _: storage.load_fresh_session(old.id, client), range(8)))
-        assert fake_shopify.call_count(grant="refresh_token") == 1
-        assert {session.access_token for session in got} == {fake_shopify.active_token(SHOP)}
-        if backend.is_dynamodb:
-            backend.drop_tables()
+
+def test_threads_of_one_process_share_one_refresh(
+    atomic: Backend, fake_shopify: FakeShopify
+) -> None:
+    storage = atomic.storage()
+    old = _stored(storage, fake_shopify)
+    fake_shopify.latency = 0.3
+    client = refresher(fake_shopify)
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda _: storage.load_fresh_session(old.id, client), range(8)))
+    assert fake_shopify.call_count(grant="refresh_token") == 1
+    assert {session.access_token for session in got} == {fake_shopify.active_token(SHOP)}
 
 
 def test_encrypted_tokens_refresh(dynamo: Backend, fake_shopify: FakeShopify) -> None:
@@ -276,23 +278,17 @@ def _foreign_lease(storage: Any, id: str, seconds: float) -> None:
     assert store.take_lease(snapshot, "other-host:1:x", now_ms + int(seconds * 1000), now_ms)
 
 
-@pytest.mark.parametrize("name", ["memory", "dynalite"])
 def test_a_dead_holders_lease_is_taken_over_after_it_lapses(
-    name: str, request: pytest.FixtureRequest, fake_shopify: FakeShopify
+    atomic: Backend, fake_shopify: FakeShopify
 ) -> None:
-    from tests.conftest import _backend
-
-    for backend in _backend(name, request):
-        storage = backend.storage()
-        old = _stored(storage, fake_shopify)
-        _foreign_lease(storage, old.id, 1.0)
-        started = time.monotonic()
-        fresh = storage.load_fresh_session(old.id, refresher(fake_shopify))
-        assert time.monotonic() - started >= 0.9
-        assert fresh is not None and fresh.access_token == fake_shopify.active_token(SHOP)
-        assert fake_shopify.call_count() == 1
-        if backend.is_dynamodb:
-            backend.drop_tables()
+    storage = atomic.storage()
+    old = _stored(storage, fake_shopify)
+    _foreign_lease(storage, old.id, 1.0)
+    started = time.monotonic()
+    fresh = storage.load_fresh_session(old.id, refresher(fake_shopify))
+    assert time.monotonic() - started >= 0.9
+    assert fresh is not None and fresh.access_token == fake_shopify.active_token(SHOP)
+    assert fake_shopify.call_count() == 1
 
 
 def test_a_waiter_gives_up_after_lease_and_timeout(

@@ -1,0 +1,95 @@
+"""The refresh lease next to the real Node adapter (on dynalite): Node is not disturbed by
+it, and a Node app's unguarded refresh racing ours ends with the newest pair stored."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from shopify_sessions import DynamoDBSessionStorage, Session
+from shopify_sessions.node_json import session_to_node_json
+from shopify_sessions.testing import FakeShopify
+from shopify_sessions.tokens.lease import LEASE_ATTRIBUTES, LEASE_HOLDER
+from tests.conftest import Backend, _backend
+from tests.support.node_adapter import NodeAdapter
+from tests.test_fresh_session import _SlowReturn, _while_leased
+from tests.tokens_support import SHOP, installed, refresher
+
+pytestmark = pytest.mark.interop
+
+
+@pytest.fixture
+def sides(request: pytest.FixtureRequest) -> Iterator[tuple[DynamoDBSessionStorage, NodeAdapter]]:
+    for backend in _backend("dynalite", request):
+        assert isinstance(backend, Backend) and backend.endpoint is not None
+        storage = backend.storage()
+        with NodeAdapter(backend.endpoint, storage.table_name) as node:
+            yield storage, node
+
+
+def _raw(storage: DynamoDBSessionStorage, id: str) -> dict[str, object]:
+    return storage.requests.get_item(id) or {}
+
+
+def test_node_loads_and_restores_an_item_holding_a_live_lease(
+    sides: tuple[DynamoDBSessionStorage, NodeAdapter], fake_shopify: FakeShopify
+) -> None:
+    storage, node = sides
+    session = installed(fake_shopify, expires_in=timedelta(minutes=2))
+    storage.store_session(session)
+    snapshot = storage._lease_store.read(session.id)
+    assert snapshot is not None
+    now_ms = int(time.time() * 1000)
+    assert storage._lease_store.take_lease(snapshot, "py-host:1:x", now_ms + 60_000, now_ms)
+    assert LEASE_HOLDER in _raw(storage, session.id)
+
+    loaded, equal = node.load(session.id, expect=session_to_node_json(session))
+    assert equal is True and loaded is not None
+    assert node.store(loaded)  # Node's plain PutItem of what it loaded
+    assert not set(LEASE_ATTRIBUTES) & set(_raw(storage, session.id))  # the lease vanished
+    assert storage.load_session(session.id) == session
+    fresh = storage.load_fresh_session(session.id, refresher(fake_shopify))  # no wait
+    assert fresh is not None and fresh.access_token == fake_shopify.active_token(SHOP)
+
+
+def test_a_node_restore_during_our_refresh_does_not_stop_the_new_pair(
+    sides: tuple[DynamoDBSessionStorage, NodeAdapter], fake_shopify: FakeShopify
+) -> None:
+    storage, node = sides
+    session = installed(fake_shopify, expires_in=timedelta(minutes=2))
+    storage.store_session(session)
+    fake_shopify.latency = 0.5
+    thread = _while_leased(storage, session.id, lambda: node.store(session_to_node_json(session)))
+    fresh = storage.load_fresh_session(session.id, refresher(fake_shopify))
+    thread.join()
+    assert fresh is not None and fresh.access_token == fake_shopify.active_token(SHOP)
+    assert storage.load_session(session.id) == fresh
+    _, equal = node.load(session.id, expect=session_to_node_json(fresh))
+    assert equal is True
+
+
+def test_a_node_unguarded_refresh_racing_ours_leaves_the_newest_pair(
+    sides: tuple[DynamoDBSessionStorage, NodeAdapter], fake_shopify: FakeShopify
+) -> None:
+    storage, node = sides
+    session = installed(fake_shopify, expires_in=timedelta(minutes=2))
+    storage.store_session(session)
+    slow = _SlowReturn(refresher(fake_shopify), 0.6)
+    node_pair: list[Session] = []
+
+    def node_app_refreshes() -> None:  # ensureOfflineTokenIsNotExpired: refresh, storeSession
+        slow.rotated.wait(5)
+        time.sleep(0.01)
+        node_pair.append(refresher(fake_shopify).refresh(session))
+        node.store(session_to_node_json(node_pair[0]))
+
+    thread = threading.Thread(target=node_app_refreshes)
+    thread.start()
+    got = storage.load_fresh_session(session.id, slow)
+    thread.join()
+    assert got == node_pair[0] == storage.load_session(session.id)
+    assert got.access_token == fake_shopify.active_token(SHOP)

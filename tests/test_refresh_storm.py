@@ -1,0 +1,108 @@
+"""Storms across processes on dynalite (atomic conditional writes, like DynamoDB).
+
+16 workers in 4 processes meet one expiring session: exactly one call to Shopify, every
+worker gets the active token. A holder killed with SIGKILL mid-call is taken over once its
+lease lapses. The unguarded (Node) pattern is shown for contrast: many calls, and a stored
+token that may already be revoked.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from shopify_sessions import DynamoDBSessionStorage
+from shopify_sessions.testing import FakeShopify
+from tests.conftest import Backend, _backend
+from tests.support.storm import Fleet, FleetConfig, fleet, start_holder
+from tests.tokens_support import SHOP, installed, refresher
+
+
+@pytest.fixture
+def dynalite(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    yield from _backend("dynalite", request)
+
+
+def _config(storage: DynamoDBSessionStorage, fake: FakeShopify, **kwargs: float) -> FleetConfig:
+    assert storage.connection.host is not None
+    return FleetConfig(
+        storage.connection.host, storage.table_name, fake.url, fake.client_id,
+        fake.client_secret, **kwargs,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+@pytest.fixture
+def storm_fleet(
+    dynalite: Backend, fake_shopify: FakeShopify
+) -> Iterator[tuple[Fleet, DynamoDBSessionStorage]]:
+    storage = dynalite.storage()
+    with fleet(_config(storage, fake_shopify)) as running:
+        yield running, storage
+
+
+def test_16_workers_in_4_processes_make_one_call(
+    storm_fleet: tuple[Fleet, DynamoDBSessionStorage], fake_shopify: FakeShopify
+) -> None:
+    running, storage = storm_fleet
+    fake_shopify.latency = 0.3
+    for storm in range(3):
+        session = installed(fake_shopify, expires_in=timedelta(minutes=1))
+        storage.store_session(session)
+        before = fake_shopify.call_count(grant="refresh_token")
+        outcomes = running.storm("fleet", session.id)
+        assert len(outcomes) == 16
+        assert [o.error for o in outcomes if o.error] == [], f"storm {storm}"
+        assert fake_shopify.call_count(grant="refresh_token") - before == 1, f"storm {storm}"
+        active = fake_shopify.active_token(SHOP)
+        assert {o.token for o in outcomes} == {active}
+        stored = storage.load_session(session.id)
+        assert stored is not None and stored.access_token == active
+
+
+def test_the_unguarded_pattern_calls_shopify_for_every_worker(
+    storm_fleet: tuple[Fleet, DynamoDBSessionStorage], fake_shopify: FakeShopify
+) -> None:
+    running, storage = storm_fleet
+    fake_shopify.latency = 0.3
+    session = installed(fake_shopify, expires_in=timedelta(minutes=1))
+    storage.store_session(session)
+    outcomes = running.storm("unguarded", session.id)
+    assert fake_shopify.call_count(grant="refresh_token") > 4  # the anchor we beat
+    assert len({o.token for o in outcomes}) > 1  # workers hold revoked tokens
+
+
+def test_a_holder_killed_mid_call_is_taken_over_after_its_lease(
+    dynalite: Backend, fake_shopify: FakeShopify
+) -> None:
+    storage = dynalite.storage()
+    session = installed(fake_shopify, expires_in=timedelta(minutes=1))
+    storage.store_session(session)
+    config = _config(storage, fake_shopify, timeout=1.5, lease=4.0)
+    fake_shopify.latency = 1.0
+    holder = start_holder(config, session.id)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            snapshot = storage._lease_store.read(session.id)
+            if snapshot is not None and snapshot.lease_holder is not None:
+                break
+            time.sleep(0.01)
+        assert snapshot is not None and snapshot.lease_holder, "the holder never took the lease"
+        assert str(holder.pid) in snapshot.lease_holder
+        os.kill(holder.pid, signal.SIGKILL)
+        taken_at = time.monotonic()
+    finally:
+        holder.join(timeout=10)
+    assert holder.exitcode == -signal.SIGKILL
+    fake_shopify.latency = 0.0
+    fresh = storage.load_fresh_session(
+        session.id, refresher(fake_shopify, timeout=1.5), lease=timedelta(seconds=4)
+    )
+    assert time.monotonic() - taken_at >= 3.0  # waited for the dead holder's lease to lapse
+    assert fresh is not None and fresh.access_token == fake_shopify.active_token(SHOP)
+    assert storage.load_session(session.id) == fresh
