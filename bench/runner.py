@@ -33,8 +33,10 @@ from tests.support.proxy import DynamoProxy
 from .floor import Floor
 from .proxyproc import CountingProxy, ProxyProcess
 from .sessions import dynamo_item, index_safe_users, node_json, session, session_id, shop_name
+from .tokens import TokenSection, bench_tokens
 
 SIDES = ("python", "node", "floor")
+SECTIONS = ("storage", "tokens")  # storage: find, delete, latency, memory
 INDEX = "shop_index"
 OTHER_SHOPS = 4  # shops that are never looked for, so the index holds more than one shop
 OTHER_SESSIONS = 100
@@ -55,6 +57,9 @@ class Options:
     memory_sizes: tuple[int, ...] = ()  # (): 2500, 5000, 10000 (quick: 250, 500, 1000)
     workers: int = 10  # the floor's thread pool and connection pool
     proxy: str = "process"  # "process": proxy in a child process; "thread": in this one
+    only: tuple[str, ...] = ()  # (): every section of SECTIONS
+    token_storms: int = 0  # storms per mode; 0: 20 (quick: 5)
+    token_latency: float = 0.3  # the fake token endpoint's answer delay, seconds
     verbose: bool = True
 
     def __post_init__(self) -> None:
@@ -65,8 +70,16 @@ class Options:
         self.memory_sizes = self.memory_sizes or (
             (250, 500, 1000) if quick else (2500, 5000, 10000)
         )
+        self.token_storms = self.token_storms or (5 if quick else 20)
         if self.proxy not in ("process", "thread"):
             raise ValueError("proxy must be 'process' or 'thread'")
+        unknown = set(self.only) - set(SECTIONS)
+        if unknown:
+            raise ValueError(f"unknown sections {sorted(unknown)}; known: {SECTIONS}")
+
+    @property
+    def sections(self) -> tuple[str, ...]:
+        return tuple(s for s in SECTIONS if not self.only or s in self.only)
 
 
 @dataclass
@@ -131,6 +144,7 @@ class Report:
     delete: list[Row] = field(default_factory=list)
     latency: list[LatencyRow] = field(default_factory=list)
     memory: list[MemoryRow] = field(default_factory=list)
+    tokens: TokenSection | None = None
     elapsed_s: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
@@ -212,8 +226,7 @@ class Bench:
         self.direct.close()
 
     def log(self, message: str) -> None:
-        if self.options.verbose:
-            print(f"[bench] {message}", file=sys.stderr, flush=True)
+        _log(self.options)(message)
 
     def seed(self, shop: str, users: list[int]) -> list[str]:
         """Store these users' sessions of ``shop`` directly (uncounted); return their ids."""
@@ -356,12 +369,17 @@ def _summary(row: Row) -> str:
     return f"{row.op} N={row.n}: " + ", ".join(parts)
 
 
-def run(options: Options | None = None) -> Report:
-    """Run every measurement once; return the report (nothing is written)."""
-    options = options or Options()
-    started = time.monotonic()
-    report = Report(options, machine_info(options.proxy))
-    with run_dynalite() as dynalite, _proxy(dynalite, options.proxy) as proxy:
+def _log(options: Options) -> Callable[[str], None]:
+    def log(message: str) -> None:
+        if options.verbose:
+            print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+    return log
+
+
+def _run_storage(options: Options, dynalite: str, report: Report) -> None:
+    """find, delete, latency and memory: Python vs Node vs the floor, through the proxy."""
+    with _proxy(dynalite, options.proxy) as proxy:
         bench = Bench(options, dynalite, proxy)
         try:
             for k in range(1, OTHER_SHOPS + 1):
@@ -373,6 +391,23 @@ def run(options: Options | None = None) -> Report:
             report.memory = bench.bench_memory()
         finally:
             bench.close()
+
+
+def run(options: Options | None = None) -> Report:
+    """Run every measurement of ``options.sections`` once; return the report (nothing is
+    written)."""
+    options = options or Options()
+    started = time.monotonic()
+    report = Report(options, machine_info(options.proxy))
+    with run_dynalite() as dynalite:
+        if "storage" in options.sections:
+            _run_storage(options, dynalite, report)
+        if "tokens" in options.sections:
+            report.tokens = bench_tokens(
+                dynalite, options.token_storms, options.token_latency, log=_log(options)
+            )
+            report.tokens.date = report.machine["date"]
+            report.tokens.git = report.machine["git"]
     report.elapsed_s = time.monotonic() - started
     return report
 
