@@ -1,4 +1,8 @@
-"""``python -m bench [--quick] [--out bench/results]``: run, print the table, write results."""
+"""``python -m bench [--quick] [--only tokens] [--out bench/results]``: run, print, write results.
+
+``--only SECTION`` (repeatable; storage, tokens) runs those sections and keeps the other
+sections' earlier results in the out directory.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from pathlib import Path
 
 from . import Options, run
 from .report import markdown, write
+from .runner import SECTIONS
 
 
 def _sizes(text: str) -> tuple[int, ...]:
@@ -28,6 +33,12 @@ def main(argv: list[str] | None = None) -> int:
         "--proxy", choices=("process", "thread"), default="process",
         help="run the counting proxy in a child process (default) or in this process",
     )  # fmt: skip
+    parser.add_argument(
+        "--only", action="append", choices=SECTIONS, default=[],
+        help="run only this section (storage: find, delete, latency, memory; tokens: refresh "
+        "storms); repeatable; default: all",
+    )  # fmt: skip
+    parser.add_argument("--storms", type=int, default=0, help="token storms per mode (20)")
     parser.add_argument("-q", "--silent", action="store_true", help="no progress on stderr")
     args = parser.parse_args(argv)
     options = Options(
@@ -39,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         memory_sizes=args.memory_sizes,
         workers=args.workers,
         proxy=args.proxy,
+        only=tuple(args.only),
+        token_storms=args.storms,
         verbose=not args.silent,
     )
     started = time.monotonic()

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from .runner import SIDES, Report, Row
+from .tokens import TOKENS_HEADING, tokens_markdown
 
 _OP_ORDER = ("Query", "GetItem", "BatchGetItem", "PutItem", "DeleteItem", "BatchWriteItem")
 _TITLES = {"find": "find_sessions_by_shop", "delete": "delete_sessions"}
@@ -54,6 +55,10 @@ def main_table(rows: list[Row]) -> list[str]:
     return lines
 
 
+def _has_storage(report: Report) -> bool:
+    return bool(report.find or report.delete or report.latency or report.memory)
+
+
 def markdown(report: Report) -> str:
     o = report.options
     proxy = "a child process" if o.proxy == "process" else "the bench's own process"
@@ -62,6 +67,19 @@ def markdown(report: Report) -> str:
         "",
         f"Machine: {_machine_line(report)}.",
         "",
+    ]
+    if _has_storage(report):
+        lines += _storage_markdown(report, proxy)
+    if report.tokens is not None:
+        lines += tokens_markdown(report.tokens)
+    if _has_storage(report):
+        lines += _NOTES
+    return "\n".join(lines)
+
+
+def _storage_markdown(report: Report, proxy: str) -> list[str]:
+    o = report.options
+    lines = [
         f"dynalite (in memory) behind a counting HTTP proxy running in {proxy}; every side talks "
         "to the proxy, so requests are counted on the wire. Runs are interleaved python, node, "
         f"floor; each cell is the median of {o.repeats} runs"
@@ -130,19 +148,21 @@ def markdown(report: Report) -> str:
             "full user info.",
             "",
         ]
-    lines += [
-        "## notes",
-        "",
-        "- dynalite 4.0.0 keys a global-secondary-index entry by the index key plus only 24 bits "
-        "of md5(table key): two sessions of one shop that share those bits overwrite each other "
-        "in the index, so a Query misses them (about N^2 / 2^25: ~3 of 10,000). Real DynamoDB "
-        "does not do this. The bench seeds only ids that do not collide "
-        "(`bench.sessions.index_safe_users`), so every side must return exactly N.",
-        "- The Node adapter sends one GetItem / DeleteItem per session (up to ~50 sockets at "
-        "once), and reads only the first index page.",
-        "",
-    ]
-    return "\n".join(lines)
+    return lines
+
+
+_NOTES = [
+    "## notes",
+    "",
+    "- dynalite 4.0.0 keys a global-secondary-index entry by the index key plus only 24 bits "
+    "of md5(table key): two sessions of one shop that share those bits overwrite each other "
+    "in the index, so a Query misses them (about N^2 / 2^25: ~3 of 10,000). Real DynamoDB "
+    "does not do this. The bench seeds only ids that do not collide "
+    "(`bench.sessions.index_safe_users`), so every side must return exactly N.",
+    "- The Node adapter sends one GetItem / DeleteItem per session (up to ~50 sockets at "
+    "once), and reads only the first index page.",
+    "",
+]
 
 
 def plot(report: Report, path: Path) -> None:
@@ -183,11 +203,68 @@ def plot(report: Report, path: Path) -> None:
     plt.close(fig)
 
 
+def _section_span(lines: list[str], heading: str) -> tuple[int, int] | None:
+    """Where the ``## `` section starting with ``heading`` is: [start, end) line indexes."""
+    for start, line in enumerate(lines):
+        if line.startswith(heading):
+            end = start + 1
+            while end < len(lines) and not lines[end].startswith("## "):
+                end += 1
+            return start, end
+    return None
+
+
+def splice_tokens(text: str, section: list[str]) -> str:
+    """``text`` with its token section replaced by ``section`` (or ``section`` put before
+    ``## notes``, or at the end, when it has none)."""
+    body = text.rstrip("\n")
+    ending = text[len(body) :] or "\n"
+    lines = body.split("\n")
+    span = _section_span(lines, TOKENS_HEADING)
+    if span is None:
+        notes = _section_span(lines, "## notes")
+        at = notes[0] if notes else len(lines)
+        if at == len(lines) and lines[-1] != "":
+            lines.append("")
+        span = (at, at)
+    return "\n".join([*lines[: span[0]], *section, *lines[span[1] :]]).rstrip("\n") + ending
+
+
+def _old_tokens_section(text: str) -> list[str] | None:
+    lines = text.rstrip("\n").split("\n")
+    span = _section_span(lines, TOKENS_HEADING)
+    return None if span is None else lines[span[0] : span[1]]
+
+
 def write(report: Report, out: Path) -> dict[str, Path]:
-    """Write ``bench.md``, ``bench.png`` and ``bench.json`` into ``out``."""
+    """Write ``bench.md``, ``bench.png`` and ``bench.json`` into ``out``.
+
+    After a run of some sections only (``--only``), earlier results of the other sections in
+    ``out`` are kept: the token section alone is replaced in ``bench.md`` and ``bench.json``
+    (``bench.png`` is left as it is), or a storage-only run keeps the earlier token section.
+    """
     out.mkdir(parents=True, exist_ok=True)
     paths = {"md": out / "bench.md", "png": out / "bench.png", "json": out / "bench.json"}
-    paths["md"].write_text(markdown(report) + "\n", encoding="utf-8")
-    plot(report, paths["png"])
-    paths["json"].write_text(json.dumps(report.to_json(), indent=1) + "\n", encoding="utf-8")
+    data = report.to_json()
+    text = markdown(report) + "\n"
+    old = paths["md"].exists() and paths["json"].exists()
+    if report.options.only and old:
+        old_data = json.loads(paths["json"].read_text(encoding="utf-8"))
+        old_text = paths["md"].read_text(encoding="utf-8")
+        if "storage" not in report.options.sections:  # tokens only: update in place
+            old_data["tokens"] = data["tokens"]
+            data = old_data
+            text = splice_tokens(old_text, tokens_markdown(report.tokens)) if report.tokens else ""
+            del paths["png"]
+        elif "tokens" not in report.options.sections and old_data.get("tokens"):
+            data["tokens"] = old_data["tokens"]
+            kept = _old_tokens_section(old_text)
+            text = splice_tokens(text, kept) if kept else text
+    paths["md"].write_text(text, encoding="utf-8")
+    if "png" in paths:
+        if _has_storage(report):
+            plot(report, paths["png"])
+        else:
+            del paths["png"]
+    paths["json"].write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     return paths

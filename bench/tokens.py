@@ -24,6 +24,7 @@ from statistics import median
 
 from shopify_sessions import DynamoDBSessionStorage
 from shopify_sessions.testing import FakeShopify
+from shopify_sessions.tokens.lease import FIRST_PAUSE, MAX_PAUSE
 from tests.support.storm import FleetConfig, Outcome, fleet
 from tests.tokens_support import installed
 
@@ -261,7 +262,10 @@ def tokens_markdown(section: TokenSection) -> list[str]:
         "`load_session(id).access_token` is the shop's one active token after the storm. "
         "Revoked: workers whose token is not the active one at the end, summed over storms. "
         f"Wait: per worker, from the common start to its token; p50 / p99 over all "
-        f"{fleet_.waits} waits of a mode.",
+        f"{fleet_.waits} waits of a mode. A fleet worker in a process other than the lease "
+        f"holder's re-reads the item after pauses of {FIRST_PAUSE * 1000:.0f} ms, doubling up "
+        f"to {MAX_PAUSE * 1000:.0f} ms (`shopify_sessions/tokens/lease.py`), so a read that "
+        "lands just before the new pair is stored sees it up to that much later.",
         "",
     ]
     return lines

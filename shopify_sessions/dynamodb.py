@@ -31,8 +31,7 @@ from .retry import RetryPolicy
 from .session import Session
 from .settings import resolve_connection, resolve_names
 from .table_requests import DEFAULT_MAX_CONCURRENCY, TableRequests
-from .tokens.fresh import SingleFlight, load_fresh
-from .tokens.lease import TokenRefresher
+from .tokens.fresh import LoadsFreshSessions, SingleFlight
 from .ttl import DEFAULT_TTL_GRACE, ttl_for
 from .validation import check_expected, check_id, check_session, check_shop, unique_ids
 
@@ -44,7 +43,7 @@ redact.install()
 _TOKEN_FIELDS = (("access_token", "accessToken"), ("refresh_token", "refreshToken"))
 
 
-class DynamoDBSessionStorage:
+class DynamoDBSessionStorage(LoadsFreshSessions):
     """Sessions in a DynamoDB table shared, item for item, with Shopify's Node adapter.
 
     Names resolve as: arguments, then ``SHOPIFY_SESSIONS_TABLE`` /
@@ -139,33 +138,6 @@ class DynamoDBSessionStorage:
         if not self._write(instance, item, condition):
             raise SessionConflictError(session.id)
         return True
-
-    def load_fresh_session(
-        self,
-        id: str,
-        refresher: TokenRefresher,
-        *,
-        within: timedelta = timedelta(minutes=5),
-        lease: timedelta = timedelta(seconds=30),
-        rejected: Session | None = None,
-    ) -> Session | None:
-        """The session under ``id`` with a usable token: what a job calls before an Admin call.
-
-        Not expiring within ``within`` (or never expiring): the stored session, one GetItem.
-        Otherwise, or when ``rejected`` (a session whose token the Admin API answered 401 to)
-        still holds the stored token, the token is refreshed once for the whole fleet: callers
-        in this process share one refresh, other processes and hosts wait on a lease in the
-        item (see README, "Expiring offline tokens"), and the new pair is stored only if no
-        newer one is. ``None`` when nothing is stored. Raises ``ReauthorizationRequiredError``
-        when the merchant must open the app again, ``TokenRefreshError`` when the refresh
-        failed for now (the stored pair is unchanged), ``ValueError`` when ``lease`` does not
-        exceed the refresher's ``timeout`` with room for the write.
-        """
-        check_id(id)
-        return load_fresh(
-            self._lease_store, self._flights, id, refresher, within=within, lease=lease,
-            rejected=rejected,
-        )  # fmt: skip
 
     def load_session(self, id: str) -> Session | None:
         """One GetItem; an empty id is never stored, so it returns ``None`` with no request."""

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from datetime import timedelta
 
 from .errors import InvalidSessionError, SessionConflictError
 from .memory_lease import LeaseState, MemoryLeaseStore
 from .session import Session
-from .tokens.fresh import SingleFlight, load_fresh
-from .tokens.lease import TokenRefresher
+from .tokens.fresh import LoadsFreshSessions, SingleFlight
 from .validation import check_expected, check_id, check_session, check_shop, unique_ids
 
 __all__ = ["MemorySessionStorage"]
 
 
-class MemorySessionStorage:
+class MemorySessionStorage(LoadsFreshSessions):
     """Keeps copies of sessions in a dict: mutating a session after storing it changes nothing.
 
     Same contract as ``DynamoDBSessionStorage``, conditional stores and input checks included,
@@ -53,22 +51,6 @@ class MemorySessionStorage:
                 return False
             self._put(session)
         return True
-
-    def load_fresh_session(
-        self,
-        id: str,
-        refresher: TokenRefresher,
-        *,
-        within: timedelta = timedelta(minutes=5),
-        lease: timedelta = timedelta(seconds=30),
-        rejected: Session | None = None,
-    ) -> Session | None:
-        """Same as ``DynamoDBSessionStorage.load_fresh_session``, the lease kept in memory."""
-        check_id(id)
-        return load_fresh(
-            self._lease_store, self._flights, id, refresher, within=within, lease=lease,
-            rejected=rejected,
-        )  # fmt: skip
 
     def _put(self, session: Session) -> None:
         """A full replace (under the lock): the old item's lease goes with it."""

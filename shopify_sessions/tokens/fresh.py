@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol, TypeVar
 
 from shopify_sessions.session import Session
+from shopify_sessions.validation import check_id
 
 from .lease import (
     Flow,
@@ -35,7 +36,7 @@ from .lease import (
     needs_refresh,
 )
 
-__all__ = ["LeaseStore", "SingleFlight", "holder_id", "load_fresh"]
+__all__ = ["LeaseStore", "LoadsFreshSessions", "SingleFlight", "holder_id", "load_fresh"]
 
 T = TypeVar("T")
 
@@ -93,6 +94,40 @@ class SingleFlight:
             with self._lock:
                 del self._flights[key]
             flight.done.set()
+
+
+class LoadsFreshSessions:
+    """``load_fresh_session`` for a storage that has a ``_lease_store`` and ``_flights``."""
+
+    _lease_store: LeaseStore
+    _flights: SingleFlight
+
+    def load_fresh_session(
+        self,
+        id: str,
+        refresher: TokenRefresher,
+        *,
+        within: timedelta = timedelta(minutes=5),
+        lease: timedelta = timedelta(seconds=30),
+        rejected: Session | None = None,
+    ) -> Session | None:
+        """The session under ``id`` with a usable token: what a job calls before an Admin call.
+
+        Not expiring within ``within`` (or never expiring): the stored session, one GetItem.
+        Otherwise, or when ``rejected`` (a session whose token the Admin API answered 401 to)
+        still holds the stored token, the token is refreshed once for the whole fleet: callers
+        in this process share one refresh, other processes and hosts wait on a lease in the
+        item (see README, "Expiring offline tokens"), and the new pair is stored only if no
+        newer one is. ``None`` when nothing is stored. Raises ``ReauthorizationRequiredError``
+        when the merchant must open the app again, ``TokenRefreshError`` when the refresh
+        failed for now (the stored pair is unchanged), ``ValueError`` when ``lease`` does not
+        exceed the refresher's ``timeout`` with room for the write.
+        """
+        check_id(id)
+        return load_fresh(
+            self._lease_store, self._flights, id, refresher, within=within, lease=lease,
+            rejected=rejected,
+        )  # fmt: skip
 
 
 def holder_id() -> str:

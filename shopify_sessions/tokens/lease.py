@@ -63,7 +63,7 @@ DEAD_REFRESH_TOKEN = "refreshTokenDead"
 LEASE_ATTRIBUTES = (LEASE_HOLDER, LEASE_EXPIRES, DEAD_REFRESH_TOKEN)
 WRITE_MARGIN = timedelta(seconds=2)  # what a lease must leave, past the refresh, for the write
 FIRST_PAUSE = 0.02  # seconds between a waiter's reads, doubling up to MAX_PAUSE
-MAX_PAUSE = 0.2
+MAX_PAUSE = 0.1  # the most a waiter sees the new pair late; one GetItem per pause
 
 
 class TokenRefresher(Protocol):
