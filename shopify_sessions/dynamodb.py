@@ -368,20 +368,22 @@ class DynamoDBSessionStorage(LoadsFreshSessions):
             return self.requests.get_item(instance.id) == item
         return True
 
-    def store_newest(self, session: Session) -> bool:
-        """Store a refreshed pair only over an older one, never recreating a deleted item.
+    def store_newest(self, session: Session, *, create: bool = False) -> bool:
+        """Store ``session`` only if no later pair is stored; never recreate a deleted item.
 
-        The condition compares the Node-format ``expires`` strings, which sort in time
-        order (absent counts as older). ``False``: a newer pair is stored, or none at all.
+        "Later" compares ``expires``: the Node-format strings sort in time order inside the
+        condition, and an absent ``expires`` counts as older than any. A session without
+        ``expires`` is stored only over one without it. ``create=True`` also writes when
+        nothing is stored (imports). ``False``: a later pair is stored (or, without
+        ``create``, none at all); nothing was written.
         """
         check_session(session)
-        if session.expires is None:
-            raise InvalidSessionError(f"session {session.id!r}: a refreshed pair needs expires")
         instance, item = self._sealed_item(session)
         model = self.model
-        condition = model.id.exists() & (
-            model.expires.does_not_exist() | (model.expires <= session.expires)
-        )
+        older = model.expires.does_not_exist()
+        if session.expires is not None:
+            older = older | (model.expires <= session.expires)
+        condition = (model.id.does_not_exist() | older) if create else (model.id.exists() & older)
         return self._write(instance, item, condition)
 
     def _sealed_model(self, session: Session) -> SessionModel:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 
-from .errors import InvalidSessionError, SessionConflictError
+from .errors import SessionConflictError
 from .memory_lease import LeaseState, MemoryLeaseStore
 from .session import Session
 from .tokens.fresh import LoadsFreshSessions, SingleFlight
@@ -40,14 +40,16 @@ class MemorySessionStorage(LoadsFreshSessions):
             self._put(session)
         return True
 
-    def store_newest(self, session: Session) -> bool:
-        """Store a refreshed pair only over an older one, never recreating a deleted session."""
+    def store_newest(self, session: Session, *, create: bool = False) -> bool:
+        """Same as ``DynamoDBSessionStorage.store_newest``."""
         check_session(session)
-        if session.expires is None:
-            raise InvalidSessionError(f"session {session.id!r}: a refreshed pair needs expires")
         with self._lock:
             stored = self._sessions.get(session.id)
-            if stored is None or (stored.expires is not None and stored.expires > session.expires):
+            if stored is None and not create:
+                return False
+            if stored is not None and stored.expires is not None and (
+                session.expires is None or stored.expires > session.expires
+            ):
                 return False
             self._put(session)
         return True

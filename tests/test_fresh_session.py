@@ -303,3 +303,24 @@ def test_a_waiter_gives_up_after_lease_and_timeout(fake_shopify: FakeShopify) ->
         )
     assert 3.0 <= time.monotonic() - started < 4.5
     assert fake_shopify.call_count() == 0
+
+
+def test_store_newest_never_goes_back_in_time(backend: Backend) -> None:
+    storage = backend.storage()
+    now = datetime.now(timezone.utc)
+    base = Session("offline_n.myshopify.com", "n.myshopify.com", "", False, access_token="a")
+    later = base.copy()
+    later.access_token, later.expires = "later", now + timedelta(hours=2)
+    earlier = base.copy()
+    earlier.access_token, earlier.expires = "earlier", now + timedelta(hours=1)
+
+    assert not storage.store_newest(later)  # nothing stored: not recreated
+    assert storage.load_session(base.id) is None
+    assert storage.store_newest(base, create=True)  # imports may create
+    assert storage.store_newest(earlier)  # absent expires counts as older
+    assert storage.store_newest(later)
+    assert not storage.store_newest(earlier) and not storage.store_newest(base, create=True)
+    assert storage.load_session(base.id) == later
+    assert storage.store_newest(later)  # the same pair again: idempotent
+    storage.delete_session(base.id)
+    assert not storage.store_newest(later)
