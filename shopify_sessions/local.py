@@ -21,6 +21,7 @@ import logging
 import os
 import socket
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
@@ -30,6 +31,7 @@ from urllib.parse import urlsplit
 from .codec import item_to_session
 from .dynamodb import DynamoDBSessionStorage
 from .errors import CorruptSessionError
+from .local_server import GuardedServer
 from .node_json import parse_node_json_lines, session_to_node_json_line
 from .session import Session
 
@@ -47,6 +49,7 @@ __all__ = [
 
 LOCAL_EXTRA_HINT = "pip install 'shopify-sessions[local]'"
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+SAVE_DELAY = 1.0  # seconds from a change to its save in the --data file
 
 
 class Credentials(TypedDict, total=False):
@@ -99,14 +102,13 @@ def local_credentials(url: str | None) -> Credentials:
     return Credentials()
 
 
-def _moto_server_class() -> Any:
+def _check_moto_server() -> None:
     try:
-        from moto.server import ThreadedMotoServer
+        import moto.moto_server.werkzeug_app  # noqa: F401 - only whether it imports
     except ImportError:
         raise MissingExtraError(
             f"the embedded DynamoDB endpoint needs moto's server: {LOCAL_EXTRA_HINT}"
         ) from None
-    return ThreadedMotoServer
 
 
 def _check_port_free(port: int) -> None:
@@ -129,22 +131,34 @@ def write_private_text(path: Path, text: str) -> None:
     directory = path.resolve().parent
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
+        with os.fdopen(fd, "w", encoding="utf-8") as file:  # mkstemp's file is 0600 already
             file.write(text)
-        os.replace(temporary, path)  # mkstemp's file is 0600 already
+            file.flush()
+            os.fsync(file.fileno())  # the data is on disk before the name points at it
+        os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+    with contextlib.suppress(OSError):  # and the rename itself survives a power cut
+        directory_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(directory_fd)
+        finally:
+            os.close(directory_fd)
 
 
 class LocalEndpoint:
     """moto's DynamoDB-compatible server on 127.0.0.1 with the sessions table created.
 
-    moto keeps its tables per process, so run one endpoint per process.
+    moto keeps its tables per process, so run one endpoint per process. Only DynamoDB API
+    calls from programs on this machine are served (see ``local_server``): web pages cannot
+    read or reset it.
 
     ``port=0`` picks a free port. With ``data``, sessions are loaded from that JSON Lines file
-    at :meth:`start` (when it exists) and saved to it at :meth:`stop`.
+    at :meth:`start` (when it exists), saved to it within ``SAVE_DELAY`` seconds of every
+    change (atomically, fsynced), and at :meth:`stop`: a crash loses at most the changes of
+    the last second or so.
     """
 
     def __init__(
@@ -164,8 +178,11 @@ class LocalEndpoint:
         self.region = region
         self.data = Path(data) if data is not None else None
         self.loaded = 0
-        self._server: Any = None
+        self._server: GuardedServer | None = None
         self._url: str | None = None
+        self._dirty = threading.Event()
+        self._stopping = threading.Event()
+        self._saver: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -191,17 +208,15 @@ class LocalEndpoint:
         """Start the server, create the table, load ``data``; returns the endpoint URL."""
         if self._server is not None:
             return self.url
-        server_class = _moto_server_class()
+        _check_moto_server()
         # Read the data file before starting anything: a bad file fails fast and cleanly.
         sessions = self._read(self.data) if self.data is not None and self.data.exists() else []
         if self.data is not None and not self.data.resolve().parent.is_dir():
             raise OSError(f"cannot save sessions to {self.data}: its directory does not exist")
         _check_port_free(self.port)
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        server = server_class(ip_address="127.0.0.1", port=self.port, verbose=False)
-        server.start()
-        self._server = server
-        host, port = server.get_host_and_port()
+        self._server = GuardedServer(self.port, on_write=self._dirty.set)
+        host, port = self._server.start()
         self.port = port
         self._url = f"http://{host}:{port}"
         try:
@@ -213,7 +228,26 @@ class LocalEndpoint:
         except BaseException:
             self._shutdown()
             raise
+        if self.data is not None:
+            self._stopping.clear()
+            self._saver = threading.Thread(
+                target=self._save_changes, name="shopify-sessions-saver", daemon=True
+            )
+            self._saver.start()
         return self.url
+
+    def _save_changes(self) -> None:
+        """Save to ``data`` shortly after each change, until stopped."""
+        while not self._stopping.is_set():
+            if not self._dirty.wait(0.2):
+                continue
+            self._stopping.wait(SAVE_DELAY)  # one save for a burst of writes
+            self._dirty.clear()
+            try:
+                self.save()
+            except Exception as error:  # keep serving; the next change or the exit retries
+                logger.warning("could not save sessions to %s: %s", self.data, error)
+                self._dirty.set()
 
     def load(self, path: Path | str) -> int:
         """Store every session of a JSON Lines file (validated first); returns how many."""
@@ -245,12 +279,20 @@ class LocalEndpoint:
         """Save to ``data`` (if set and ``save``), then stop; returns how many were saved."""
         if self._server is None:
             return None
+        self._stopping.set()
+        if self._saver is not None:
+            self._saver.join(timeout=30)  # no save of its own may race the last one
+            self._saver = None
         try:
             return self.save() if save and self.data is not None else None
         finally:
             self._shutdown()
 
     def _shutdown(self) -> None:
+        self._stopping.set()
+        if self._saver is not None:
+            self._saver.join(timeout=30)
+            self._saver = None
         server, self._server = self._server, None
         if server is not None:
             server.stop()

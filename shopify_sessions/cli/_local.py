@@ -26,7 +26,8 @@ from ._app import Settings, cli
 @click.option(
     "--data",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="JSON Lines file: sessions are loaded from it at start and saved to it at exit.",
+    help="JSON Lines file: sessions are loaded from it at start, saved to it about a second "
+    "after each change and at exit.",
 )
 @click.pass_obj
 def serve_local(settings: Settings, port: int, data: Path | None) -> None:
@@ -59,9 +60,13 @@ def serve_local(settings: Settings, port: int, data: Path | None) -> None:
         )
         if data is not None:
             loaded = f"loaded {endpoint.loaded} sessions from" if data.exists() else "new file"
-            click.echo(f"{loaded} {data}; sessions are saved there at exit")
+            click.echo(
+                f"{loaded} {data}; changes are saved there within about a second "
+                f"(a crash loses at most that), and at exit"
+            )
         else:
             click.echo("no --data file: sessions are lost at exit")
+        click.echo("only programs on this machine are served (web pages are refused)")
         click.echo("use it (no AWS credentials needed):")
         click.echo(f"  export AWS_ENDPOINT_URL_DYNAMODB={url}")
         click.echo("Ctrl-C to stop")
