@@ -36,6 +36,8 @@ __all__ = [
 DEFAULT_TABLE_NAME = "shopify_sessions"
 DEFAULT_SHOP_INDEX_NAME = "shop_index"
 TABLE_WAIT_TIMEOUT_SECONDS = 600.0
+_SECRET_ATTRIBUTES = frozenset({"access_token", "refresh_token"})
+_MASKED = "'***'"
 
 
 class AssociatedUserMap(MapAttribute[str, Any]):
@@ -104,6 +106,16 @@ class SessionModel(Model):
     ttl = NumberAttribute(null=True)
 
     shop_index: ClassVar[ShopIndex] = ShopIndex()
+
+    def __repr__(self) -> str:
+        """PynamoDB's repr, with the tokens masked: admin scripts print and log models."""
+        fields = ", ".join(
+            f"{name}={_MASKED if name in _SECRET_ATTRIBUTES and value else repr(value)}"
+            for name, value in self.attribute_values.items()
+        )
+        return f"{type(self).__name__}({fields})"
+
+    __str__ = __repr__
 
     @classmethod
     def create_table(
