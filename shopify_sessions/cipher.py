@@ -4,16 +4,21 @@ A DynamoDB table is read by backups, exports and anyone with ``dynamodb:GetItem`
 access token there is a standing credential for the shop. ``TokenCipher`` encrypts each token
 with AES-GCM under a key the application holds, so the table alone gives nothing away.
 
-Stored format: ``ssenc:v1:{key_id}:{urlsafe_b64(nonce + ciphertext + tag)}`` (no padding).
+Stored format: ``ssenc:v2:{key_id}:{urlsafe_b64(nonce + ciphertext + tag)}`` (no padding).
 
 * The key id travels with the value, so keys can be rotated: a cipher holding old and new keys
   reads both and writes with the active one; ``needs_reencryption`` finds what is left to move.
-* The associated data binds the session id and the field name, so a value copied onto another
-  session, or from ``accessToken`` to ``refreshToken``, fails authentication.
+* The associated data binds the table, the session id and the field name (v2), so a value
+  copied into another table, onto another session, or from ``accessToken`` to
+  ``refreshToken`` fails authentication. ``ssenc:v1`` values (bound to session and field only,
+  written by earlier versions) are still read, and ``needs_reencryption`` reports them.
 * Values without the ``ssenc:`` marker are plaintext and pass through ``decrypt`` unchanged,
-  so items written before encryption was enabled still load.
+  so items written before encryption was enabled still load; ``require_encrypted=True``
+  refuses them instead, once every item has been re-encrypted.
 
-Error messages and ``repr`` name key ids, session ids and fields, never tokens or key bytes.
+Error messages and ``repr`` name key ids, session ids and fields, never tokens or key bytes;
+while a key list is being parsed, entries are named by position only (a key pasted where an
+id belongs must not be echoed).
 Requires the ``cryptography`` package.
 """
 
@@ -27,10 +32,13 @@ from collections.abc import Mapping
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from .errors import SessionStorageError
+from .errors import CorruptSessionError
+from .session import Session
 
 __all__ = [
     "ACTIVE_KEY_ID_ENV",
+    "REQUIRE_ENCRYPTED_ENV",
+    "TOKEN_FIELDS",
     "TOKEN_KEYS_ENV",
     "TokenCipher",
     "TokenDecryptionError",
@@ -38,13 +46,16 @@ __all__ = [
     "encode_key",
     "is_encrypted",
     "key_id_of",
+    "open_tokens",
 ]
 
 TOKEN_KEYS_ENV = "SHOPIFY_SESSIONS_TOKEN_KEYS"
 ACTIVE_KEY_ID_ENV = "SHOPIFY_SESSIONS_ACTIVE_KEY_ID"
+REQUIRE_ENCRYPTED_ENV = "SHOPIFY_SESSIONS_REQUIRE_ENCRYPTED"
 
 _MARKER = "ssenc:"  # any value starting with this is ours; an unknown version is an error
-_VERSION = "v1"
+_VERSION = "v2"  # what is written: bound to the table too
+_VERSIONS = ("v1", "v2")
 _NONCE_BYTES = 12  # 96 bits, the size GCM is designed for
 _TAG_BYTES = 16
 _KEY_SIZES = (16, 24, 32)
@@ -55,28 +66,32 @@ _KEY_ID_RULE = "1-32 ASCII letters, digits, '-' or '_'"
 _BASE64 = re.compile(r"[A-Za-z0-9+/_-]*")
 
 
-class UnknownKeyError(SessionStorageError):
+class UnknownKeyError(CorruptSessionError):
     """A token was encrypted under a key id this cipher does not hold (a key was dropped
-    before every value was re-encrypted, or the app runs with an old key list)."""
+    before every value was re-encrypted, or the app runs with an old key list).
+
+    A kind of unreadable item: finds and scans skip it with a warning (``strict`` raises)."""
 
     def __init__(self, session_id: str, field: str, key_id: str, held: list[str]) -> None:
-        self.session_id = session_id
-        self.field = field
         self.key_id = key_id
-        super().__init__(
-            f"session {session_id!r}: {field!r} is encrypted with key {key_id!r}, "
+        where = (
             f"which this TokenCipher does not hold (it holds {held})"
+            if held
+            else f"and no TokenCipher is configured: set {TOKEN_KEYS_ENV} (or pass "
+            f"token_cipher=) with that key"
         )
+        super().__init__(session_id, field, f"is encrypted with key {key_id!r}, {where}")
+        self.field = field
 
 
-class TokenDecryptionError(SessionStorageError):
-    """An encrypted token cannot be decrypted: tampered, copied from another session or
-    field, wrong key material under a known id, or a malformed ``ssenc:`` value."""
+class TokenDecryptionError(CorruptSessionError):
+    """An encrypted token cannot be decrypted: tampered, copied from another table, session
+    or field, wrong key material under a known id, or a malformed ``ssenc:`` value; or a
+    plaintext token under ``require_encrypted``."""
 
     def __init__(self, session_id: str, field: str, reason: str) -> None:
-        self.session_id = session_id
+        super().__init__(session_id, field, f"cannot be decrypted: {reason}")
         self.field = field
-        super().__init__(f"session {session_id!r}: cannot decrypt {field!r}: {reason}")
 
 
 def encode_key(key: bytes) -> str:
@@ -98,10 +113,15 @@ def _valid_key_id(key_id: object) -> bool:
     return isinstance(key_id, str) and _KEY_ID.fullmatch(key_id) is not None
 
 
-def _associated_data(session_id: str, field: str) -> bytes:
-    if "\x00" in field:  # the separator: forbidding it in the field keeps the pair unambiguous
-        raise ValueError("field must not contain NUL")
-    return f"{session_id}\x00{field}".encode()
+def _associated_data(version: str, session_id: str, field: str, table: str | None) -> bytes:
+    """What a value is bound to: v1 the session and field, v2 also the table."""
+    if "\x00" in field or (table is not None and "\x00" in table):  # the separator
+        raise ValueError("field and table must not contain NUL")
+    if version == "v1":
+        return f"{session_id}\x00{field}".encode()
+    if table is None:
+        raise ValueError("a v2 value is bound to its table: pass table=")
+    return f"v2\x00{table}\x00{field}\x00{session_id}".encode()
 
 
 def is_encrypted(value: str) -> bool:
@@ -110,39 +130,45 @@ def is_encrypted(value: str) -> bool:
 
 
 def key_id_of(value: str) -> str | None:
-    """The key id of a well-formed ``ssenc:v1`` value; ``None`` for plaintext or malformed."""
+    """The key id of a well-formed ``ssenc:`` value; ``None`` for plaintext or malformed."""
     parsed = _parse(value)
-    return parsed[0] if parsed else None
+    return parsed[1] if parsed else None
 
 
-def _parse(value: str) -> tuple[str, str] | None:
-    """``(key_id, payload)`` of a well-formed ``ssenc:v1`` value, else ``None``."""
+def _parse(value: str) -> tuple[str, str, str] | None:
+    """``(version, key_id, payload)`` of a well-formed ``ssenc:`` value, else ``None``."""
     parts = value.split(":", 3)
-    if len(parts) != 4 or f"{parts[0]}:" != _MARKER or parts[1] != _VERSION:
+    if len(parts) != 4 or f"{parts[0]}:" != _MARKER or parts[1] not in _VERSIONS:
         return None
-    return (parts[2], parts[3]) if _KEY_ID.fullmatch(parts[2]) else None
+    return (parts[1], parts[2], parts[3]) if _KEY_ID.fullmatch(parts[2]) else None
 
 
 class TokenCipher:
     """Encrypts with the active key, decrypts with any held key. Immutable after
     construction, so one instance can be shared between threads."""
 
-    def __init__(self, keys: Mapping[str, bytes], active_key_id: str) -> None:
+    def __init__(
+        self, keys: Mapping[str, bytes], active_key_id: str, *, require_encrypted: bool = False
+    ) -> None:
         aeads: dict[str, AESGCM] = {}
         for position, (key_id, key) in enumerate(keys.items(), start=1):
-            if not _valid_key_id(key_id):  # not echoed: it may be key material in the wrong place
+            # Ids are never echoed here: a key pasted where its id belongs would be.
+            if not _valid_key_id(key_id):
                 raise ValueError(f"key id number {position} is invalid: use {_KEY_ID_RULE}")
             if not isinstance(key, bytes) or len(key) not in _KEY_SIZES:
                 raise ValueError(
-                    f"key {key_id!r} must be 16, 24 or 32 bytes (AES-128/192/256); "
+                    f"key number {position} must be 16, 24 or 32 bytes (AES-128/192/256); "
                     f"generate one with TokenCipher.generate_key()"
                 )
             aeads[key_id] = AESGCM(key)
         if active_key_id not in aeads:
-            shown = repr(active_key_id) if _valid_key_id(active_key_id) else "(invalid id)"
-            raise ValueError(f"active key id {shown} is not among the key ids {list(aeads)}")
+            raise ValueError(
+                f"the active key id is not one of the {len(aeads)} key ids given "
+                f"(a key id, not a key, names the active key)"
+            )
         self._aeads = aeads
         self._active_key_id = active_key_id
+        self.require_encrypted = require_encrypted
 
     @staticmethod
     def generate_key() -> bytes:
@@ -158,24 +184,34 @@ class TokenCipher:
         if not raw:
             return None
         keys: dict[str, bytes] = {}
+        positions: dict[str, int] = {}
         for position, entry in enumerate(raw.split(","), start=1):
             key_id, sep, encoded = (part.strip() for part in entry.partition(":"))
+            where = f"{TOKEN_KEYS_ENV}: entry {position}"  # never an id: it may be a key
             if not sep or not key_id or not encoded:  # the entry itself may be a bare key
-                raise ValueError(
-                    f"{TOKEN_KEYS_ENV}: entry {position} is not of the form key_id:base64key"
-                )
+                raise ValueError(f"{where} is not of the form key_id:base64key")
             if not _valid_key_id(key_id):
-                raise ValueError(
-                    f"{TOKEN_KEYS_ENV}: entry {position} has an invalid key id: use {_KEY_ID_RULE}"
-                )
+                raise ValueError(f"{where} has an invalid key id: use {_KEY_ID_RULE}")
             if key_id in keys:
-                raise ValueError(f"{TOKEN_KEYS_ENV}: key id {key_id!r} is listed twice")
+                raise ValueError(f"{where} repeats the key id of entry {positions[key_id]}")
             try:
-                keys[key_id] = _b64decode(encoded)
+                key = _b64decode(encoded)
             except ValueError:  # binascii.Error included
-                raise ValueError(f"{TOKEN_KEYS_ENV}: key {key_id!r} is not valid base64") from None
+                raise ValueError(f"{where}: the key is not valid base64") from None
+            if len(key) not in _KEY_SIZES:
+                raise ValueError(
+                    f"{where}: the key must be 16, 24 or 32 bytes (AES-128/192/256) once "
+                    f"base64-decoded; is the entry key_id:base64key, in that order?"
+                )
+            keys[key_id], positions[key_id] = key, position
         active = environ.get(ACTIVE_KEY_ID_ENV, "").strip() or list(keys)[-1]
-        return cls(keys, active)
+        if active not in keys:
+            raise ValueError(
+                f"{ACTIVE_KEY_ID_ENV} is not one of the key ids in {TOKEN_KEYS_ENV} "
+                f"(it takes a key id, not a key)"
+            )
+        strict = environ.get(REQUIRE_ENCRYPTED_ENV, "").strip().lower() in ("1", "true", "yes")
+        return cls(keys, active, require_encrypted=strict)
 
     @property
     def active_key_id(self) -> str:
@@ -186,27 +222,45 @@ class TokenCipher:
         return list(self._aeads)
 
     def __repr__(self) -> str:
-        return f"TokenCipher(key_ids={self.key_ids}, active_key_id={self._active_key_id!r})"
+        strict = ", require_encrypted=True" if self.require_encrypted else ""
+        return (
+            f"TokenCipher(key_ids={self.key_ids}, active_key_id={self._active_key_id!r}{strict})"
+        )
 
-    def encrypt(self, plaintext: str, *, session_id: str, field: str) -> str:
+    def encrypt(
+        self, plaintext: str, *, session_id: str, field: str, table: str | None = None
+    ) -> str:
         """Encrypt under the active key with a fresh random nonce (never reused: a repeated
-        GCM nonce under one key leaks the authentication key)."""
+        GCM nonce under one key leaks the authentication key). Storages pass ``table``
+        (a v2 value); without it the value is v1, bound to session and field only."""
+        version = _VERSION if table is not None else "v1"
         nonce = os.urandom(_NONCE_BYTES)
         sealed = self._aeads[self._active_key_id].encrypt(
-            nonce, plaintext.encode(), _associated_data(session_id, field)
+            nonce, plaintext.encode(), _associated_data(version, session_id, field, table)
         )
         payload = base64.urlsafe_b64encode(nonce + sealed).decode("ascii").rstrip("=")
-        return f"{_MARKER}{_VERSION}:{self._active_key_id}:{payload}"
+        return f"{_MARKER}{version}:{self._active_key_id}:{payload}"
 
-    def decrypt(self, value: str, *, session_id: str, field: str) -> str:
-        """The plaintext of ``value``; a value without the ``ssenc:`` marker is returned as is."""
+    def decrypt(
+        self, value: str, *, session_id: str, field: str, table: str | None = None
+    ) -> str:
+        """The plaintext of ``value``; a value without the ``ssenc:`` marker is returned as is
+        (refused under ``require_encrypted``)."""
         if not is_encrypted(value):
+            if self.require_encrypted and value:
+                raise TokenDecryptionError(
+                    session_id, field, "it is plaintext, and this TokenCipher requires "
+                    "encrypted tokens (re-encrypt the table, or turn require_encrypted off)",
+                )  # fmt: skip
             return value
-        aad = _associated_data(session_id, field)
         parsed = _parse(value)
         if parsed is None:
-            raise TokenDecryptionError(session_id, field, f"not a valid {_MARKER}{_VERSION} value")
-        key_id, payload = parsed
+            raise TokenDecryptionError(session_id, field, f"not a valid {_MARKER} value")
+        version, key_id, payload = parsed
+        try:
+            aad = _associated_data(version, session_id, field, table)
+        except ValueError as error:
+            raise TokenDecryptionError(session_id, field, str(error)) from None
         aead = self._aeads.get(key_id)
         if aead is None:
             raise UnknownKeyError(session_id, field, key_id, self.key_ids)
@@ -223,7 +277,7 @@ class TokenCipher:
                 session_id,
                 field,
                 f"authentication failed under key {key_id!r} (tampered value, value from "
-                f"another session or field, or different key material under that id)",
+                f"another table, session or field, or different key material under that id)",
             ) from None
         return plain.decode()
 
@@ -232,6 +286,26 @@ class TokenCipher:
     key_id_of = staticmethod(key_id_of)
 
     def needs_reencryption(self, value: str) -> bool:
-        """True for plaintext and for values not under the active key (what a re-encrypt
-        pass should rewrite after enabling encryption or rotating keys)."""
-        return key_id_of(value) != self._active_key_id
+        """True for plaintext, for v1 values and for values not under the active key (what a
+        re-encrypt pass should rewrite after enabling encryption or rotating keys)."""
+        parsed = _parse(value)
+        return parsed is None or parsed[0] != _VERSION or parsed[1] != self._active_key_id
+
+
+TOKEN_FIELDS = (("access_token", "accessToken"), ("refresh_token", "refreshToken"))
+
+
+def open_tokens(session: Session, cipher: TokenCipher | None, *, table: str) -> Session:
+    """Decrypt ``session``'s encrypted tokens in place (plaintext ones stay, unless the cipher
+    requires encryption); ``UnknownKeyError`` naming the key when no cipher holds it."""
+    for name, stored in TOKEN_FIELDS:
+        value = getattr(session, name)
+        if value is None:
+            continue
+        if cipher is None:
+            if is_encrypted(value):
+                raise UnknownKeyError(session.id, stored, key_id_of(value) or "?", held=[])
+            continue
+        opened = cipher.decrypt(value, session_id=session.id, field=stored, table=table)
+        setattr(session, name, opened)
+    return session

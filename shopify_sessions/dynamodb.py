@@ -16,7 +16,7 @@ from typing import Any
 from botocore.config import Config
 
 from . import redact
-from .cipher import TokenCipher, UnknownKeyError, is_encrypted, key_id_of
+from .cipher import TOKEN_FIELDS, TokenCipher, is_encrypted, open_tokens
 from .codec import item_to_session, session_to_model
 from .dynamodb_lease import DynamoDBLeaseStore
 from .errors import (
@@ -40,7 +40,6 @@ __all__ = ["DynamoDBSessionStorage"]
 logger = logging.getLogger("shopify_sessions")
 redact.install()
 
-_TOKEN_FIELDS = (("access_token", "accessToken"), ("refresh_token", "refreshToken"))
 
 
 class DynamoDBSessionStorage(LoadsFreshSessions):
@@ -61,6 +60,9 @@ class DynamoDBSessionStorage(LoadsFreshSessions):
     ``max_attempts``, when ``retry`` is not given) are applied.
     ``token_cipher`` encrypts access and refresh tokens at rest (the Node adapter cannot read
     such items); without it, plaintext tokens are stored exactly as Node stores them.
+    Ciphertexts are bound to ``cipher_table_name`` (default: the table's name), so a value
+    copied into another table does not decrypt; after copying items to a renamed table, pass
+    the old name until ``re_encrypt`` has run.
     ``ttl_grace``: sessions with a natural end get a ``ttl`` attribute (epoch seconds) that
     long after it, for DynamoDB's TTL to remove them; ``None`` writes no ``ttl``.
     """
@@ -79,6 +81,7 @@ class DynamoDBSessionStorage(LoadsFreshSessions):
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         retry: RetryPolicy | None = None,
         token_cipher: TokenCipher | None = None,
+        cipher_table_name: str | None = None,
         ttl_grace: timedelta | None = DEFAULT_TTL_GRACE,
         botocore_config: Config | None = None,
     ) -> None:
@@ -100,6 +103,7 @@ class DynamoDBSessionStorage(LoadsFreshSessions):
             raise ValueError("page_size must be a positive number of keys, or None")
         self.page_size = page_size
         self.token_cipher = token_cipher
+        self.cipher_table_name = cipher_table_name or self.table_name
         self.ttl_grace = ttl_grace
         self.model: type[SessionModel] = bind_model(
             self.table_name, self.shop_index_name, self.connection
@@ -301,31 +305,69 @@ class DynamoDBSessionStorage(LoadsFreshSessions):
         return updated
 
     def re_encrypt(self, progress: Callable[[int], None] | None = None) -> int:
-        """Rewrite every item whose tokens are plaintext or under another key than the active one.
+        """Rewrite every item whose tokens are plaintext, v1 or under another key than the
+        active one.
 
-        Each rewrite is a conditional store (the tokens must still be the ones read), so a
-        token refreshed meanwhile is never overwritten; such an item was just written under
-        the active key anyway. Returns how many items were rewritten.
+        Only the two token attributes change, in one UpdateItem conditioned on their stored
+        values: a token refreshed meanwhile is never overwritten (it was written under the
+        active key anyway), and every other attribute (a scope changed meanwhile, another
+        writer's attributes) stays as it is. Items that cannot be read or decrypted are
+        skipped with a warning, so one bad item never stops a key rotation. Returns how many
+        items were rewritten.
         """
         cipher = self.token_cipher
         if cipher is None:
             raise ValueError("re_encrypt needs a storage with a token_cipher")
         rewritten = 0
         for item in self.iter_items():
-            values = [item.get(stored, {}).get("S") for _, stored in _TOKEN_FIELDS]
-            if any(value and cipher.needs_reencryption(value) for value in values):
-                entry = self._decode(item)
-                if isinstance(entry, CorruptSessionError):
-                    logger.warning("re-encrypt skipped a corrupt session: %s", entry)
-                else:
-                    try:
-                        self.store_session(entry, expected=entry)
-                        rewritten += 1
-                    except SessionConflictError:
-                        pass
+            stored = {name: item.get(name, {}).get("S") for _, name in TOKEN_FIELDS}
+            if any(value and cipher.needs_reencryption(value) for value in stored.values()):
+                try:
+                    rewritten += self._reseal(item_to_session(item, self.model).id, stored)
+                except CorruptSessionError as error:
+                    logger.warning("re-encrypt skipped an unreadable session: %s", error)
             if progress is not None:
                 progress(1)
         return rewritten
+
+    def _reseal(self, id: str, stored: dict[str, str | None]) -> int:
+        """One conditional UpdateItem of the token attributes, under the active key."""
+        cipher = self.token_cipher
+        assert cipher is not None
+        table = self.cipher_table_name
+        names: dict[str, str] = {}
+        values: dict[str, dict[str, str]] = {}
+        sets: list[str] = []
+        conditions = ["attribute_exists(id)"]
+        for n, (_, field) in enumerate(TOKEN_FIELDS):
+            old = stored[field]
+            names[f"#t{n}"] = field
+            if not old:
+                conditions.append(f"attribute_not_exists(#t{n})")
+                continue
+            plain = (
+                cipher.decrypt(old, session_id=id, field=field, table=table)
+                if is_encrypted(old)
+                else old
+            )
+            sealed = cipher.encrypt(plain, session_id=id, field=field, table=table)
+            values[f":new{n}"] = {"S": sealed}
+            values[f":old{n}"] = {"S": old}
+            sets.append(f"#t{n} = :new{n}")
+            conditions.append(f"#t{n} = :old{n}")
+        request = {
+            "TableName": self.table_name,
+            "Key": {"id": {"S": id}},
+            "UpdateExpression": "SET " + ", ".join(sets),
+            "ConditionExpression": " AND ".join(conditions),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+        try:
+            self.requests.dispatch("UpdateItem", request)
+        except SessionConflictError:  # refreshed or deleted since the scan: leave it
+            return 0
+        return 1
 
     def _set_ttl(self, id: str, ttl: int) -> int:
         request = {
@@ -391,10 +433,12 @@ class DynamoDBSessionStorage(LoadsFreshSessions):
         instance = session_to_model(session, self.model)
         instance.ttl = ttl_for(session, self.ttl_grace)
         if self.token_cipher is not None:
-            for name, stored in _TOKEN_FIELDS:
+            for name, stored in TOKEN_FIELDS:
                 value = getattr(session, name)
                 if value:
-                    sealed = self.token_cipher.encrypt(value, session_id=session.id, field=stored)
+                    sealed = self.token_cipher.encrypt(
+                        value, session_id=session.id, field=stored, table=self.cipher_table_name
+                    )
                     setattr(instance, name, sealed)
         return instance
 
@@ -407,16 +451,7 @@ class DynamoDBSessionStorage(LoadsFreshSessions):
 
     def _open(self, session: Session) -> Session:
         """Decrypt a freshly decoded session's tokens in place; plaintext ones stay as they are."""
-        for name, stored in _TOKEN_FIELDS:
-            value = getattr(session, name)
-            if value is None or not is_encrypted(value):
-                continue
-            if self.token_cipher is None:
-                raise UnknownKeyError(session.id, stored, key_id_of(value) or "?", held=[])
-            setattr(
-                session, name, self.token_cipher.decrypt(value, session_id=session.id, field=stored)
-            )
-        return session
+        return open_tokens(session, self.token_cipher, table=self.cipher_table_name)
 
     def _expected_condition(self, expected: Session) -> Any:
         """The condition that the stored tokens are still ``expected``'s.
@@ -434,7 +469,7 @@ class DynamoDBSessionStorage(LoadsFreshSessions):
             return _tokens_condition(self.model, None, None)
         if stored is None or item is None or (stored.access_token, stored.refresh_token) != tokens:
             raise SessionConflictError(expected.id)
-        raw = [item.get(name, {}).get("S") for _, name in _TOKEN_FIELDS]
+        raw = [item.get(name, {}).get("S") for _, name in TOKEN_FIELDS]
         return _tokens_condition(self.model, raw[0], raw[1])
 
 

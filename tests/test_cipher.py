@@ -162,12 +162,13 @@ def test_rotation() -> None:
     both = TokenCipher({"k1": K1, "k2": K2}, "k2")
     assert both.decrypt(stored_k1, session_id=SID, field=ACCESS) == TOKEN
     assert both.needs_reencryption(stored_k1)
-    stored_k2 = both.encrypt(TOKEN, session_id=SID, field=ACCESS)
+    stored_k2 = both.encrypt(TOKEN, session_id=SID, field=ACCESS, table="t")
     assert key_id_of(stored_k2) == "k2" and not both.needs_reencryption(stored_k2)
     assert both.needs_reencryption(TOKEN)
+    assert both.needs_reencryption(both.encrypt(TOKEN, session_id=SID, field=ACCESS))  # v1
 
     only_k2 = TokenCipher({"k2": K2}, "k2")
-    assert only_k2.decrypt(stored_k2, session_id=SID, field=ACCESS) == TOKEN
+    assert only_k2.decrypt(stored_k2, session_id=SID, field=ACCESS, table="t") == TOKEN
     with pytest.raises(UnknownKeyError, match="'k1'") as caught:
         only_k2.decrypt(stored_k1, session_id=SID, field=ACCESS)
     assert SID in str(caught.value) and caught.value.key_id == "k1"
@@ -224,8 +225,8 @@ def test_accepted_key_sizes(size: int) -> None:
 
 
 @pytest.mark.parametrize("size", [0, 15, 31, 33, 64])
-def test_bad_key_size_names_key_id(size: int) -> None:
-    with pytest.raises(ValueError, match="'bad-key'"):
+def test_bad_key_size_names_the_key_by_position(size: int) -> None:
+    with pytest.raises(ValueError, match="key number 2 must be"):
         TokenCipher({"good": K1, "bad-key": bytes(size)}, "good")
 
 
@@ -236,8 +237,9 @@ def test_bad_key_ids_rejected(key_id: str) -> None:
 
 
 def test_active_key_must_be_held() -> None:
-    with pytest.raises(ValueError, match="'k3'"):
+    with pytest.raises(ValueError, match="active key id is not one of the 2 key ids") as caught:
         TokenCipher({"k1": K1, "k2": K2}, "k3")
+    assert "k3" not in str(caught.value)  # it might have been a key
     with pytest.raises(ValueError, match="active key id"):
         TokenCipher({}, "k1")
 
@@ -281,10 +283,10 @@ def test_from_env_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -
         (f"k1:{encode_key(K1)},", "", "entry 2 is not of the form"),
         (f"k1:{encode_key(K1)},k2:", "", "entry 2 is not of the form"),
         (f"k 1:{encode_key(K1)}", "", "entry 1 has an invalid key id"),
-        (f"k1:{encode_key(K1)},k1:{encode_key(K2)}", "", "'k1' is listed twice"),
-        (f"k1:{encode_key(K1)[:-2]}*", "", "'k1' is not valid base64"),
-        (f"k1:{encode_key(K1[:20])}", "", "key 'k1' must be 16, 24 or 32 bytes"),
-        (f"k1:{encode_key(K1)}", "k2", "active key id 'k2'"),
+        (f"k1:{encode_key(K1)},k1:{encode_key(K2)}", "", "entry 2 repeats the key id of entry 1"),
+        (f"k1:{encode_key(K1)[:-2]}*", "", "entry 1: the key is not valid base64"),
+        (f"k1:{encode_key(K1[:20])}", "", "entry 1: the key must be 16, 24 or 32 bytes"),
+        (f"k1:{encode_key(K1)}", "k2", "SHOPIFY_SESSIONS_ACTIVE_KEY_ID is not one of"),
     ],
 )
 def test_from_env_rejects_bad_values(keys: str, active: str, message: str) -> None:
@@ -319,10 +321,11 @@ def test_shared_between_threads(cipher: TokenCipher) -> None:
     plaintext=st.text(),
     session_id=st.text(),
     field=st.text().filter(lambda f: "\x00" not in f),
+    table=st.text().filter(lambda t: "\x00" not in t),
 )
-def test_round_trip_property(plaintext: str, session_id: str, field: str) -> None:
+def test_round_trip_property(plaintext: str, session_id: str, field: str, table: str) -> None:
     cipher = TokenCipher({"k1": K1, "k2": K2}, "k2")
-    stored = cipher.encrypt(plaintext, session_id=session_id, field=field)
+    stored = cipher.encrypt(plaintext, session_id=session_id, field=field, table=table)
     assert is_encrypted(stored) and key_id_of(stored) == "k2"
     assert not cipher.needs_reencryption(stored)
-    assert cipher.decrypt(stored, session_id=session_id, field=field) == plaintext
+    assert cipher.decrypt(stored, session_id=session_id, field=field, table=table) == plaintext

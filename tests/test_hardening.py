@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import pytest
+
+from shopify_sessions import (
+    CorruptSessionError,
+    TokenCipher,
+    TokenDecryptionError,
+    UnknownKeyError,
+)
+from shopify_sessions.cipher import encode_key
 from tests.conftest import Backend
 from tests.factories import offline, online
 
@@ -21,3 +31,143 @@ def test_models_from_get_scan_and_query_never_print_tokens(dynamo: Backend) -> N
         for shown in (repr(instance), str(instance), f"{instance}", repr([instance])):
             assert "shp" not in shown.replace("shop", ""), shown
             assert "access_token='***'" in shown
+
+
+# --- 3, 4, 5, 6, 26: keys, ciphertexts, unreadable items ------------------------------------
+
+K16, K32 = bytes(range(16)), bytes(range(32))
+
+
+@pytest.mark.parametrize(
+    ("keys", "active"),
+    [
+        (f"{encode_key(K16)}:k1", ""),  # key and id swapped; a 16-byte key looks like an id
+        (f"{encode_key(K32)}:k1", ""),
+        (f"k1:{encode_key(K16)}", encode_key(K16)),  # the key given as the active key id
+        (f"k1:{encode_key(K16)},{encode_key(K16)}:{encode_key(K16)}", ""),
+        (f"k1:{encode_key(K16)},k1:{encode_key(K32)}", ""),
+    ],
+)
+def test_key_material_is_never_echoed(keys: str, active: str) -> None:
+    env = {"SHOPIFY_SESSIONS_TOKEN_KEYS": keys, "SHOPIFY_SESSIONS_ACTIVE_KEY_ID": active}
+    with pytest.raises(ValueError, match="entry|ACTIVE_KEY_ID") as caught:
+        TokenCipher.from_env(env)
+    for key in (K16, K32):
+        assert encode_key(key).rstrip("=")[:12] not in str(caught.value)
+
+
+def test_a_ciphertext_copied_from_another_table_does_not_decrypt(dynamo: Backend) -> None:
+    cipher = TokenCipher({"k1": K32}, "k1")
+    source, other = dynamo.storage(token_cipher=cipher), dynamo.storage(token_cipher=cipher)
+    session = offline(refresh_token="shprt_x")
+    source.store_session(session)
+    item = dynamo.raw_item(source, session.id)
+    assert item["accessToken"]["S"].startswith("ssenc:v2:k1:")
+    dynamo.raw_client().put_item(TableName=other.table_name, Item=item)
+    with pytest.raises(TokenDecryptionError, match="another table"):
+        other.load_session(session.id)
+    renamed = dynamo.storage(other.table_name, create=False, token_cipher=cipher,
+                             cipher_table_name=source.table_name)  # fmt: skip
+    assert renamed.load_session(session.id) == session  # after a rename: the old name
+    assert source.load_session(session.id) == session
+
+
+def test_v1_values_still_read_and_re_encrypt_upgrades_them(dynamo: Backend) -> None:
+    cipher = TokenCipher({"k1": K32}, "k1")
+    storage = dynamo.storage(token_cipher=cipher)
+    session = offline()
+    plain = dynamo.storage(storage.table_name, create=False)
+    plain.store_session(session)
+    v1 = cipher.encrypt(session.access_token or "", session_id=session.id, field="accessToken")
+    dynamo.raw_client().update_item(
+        TableName=storage.table_name, Key={"id": {"S": session.id}},
+        UpdateExpression="SET accessToken = :v", ExpressionAttributeValues={":v": {"S": v1}},
+    )  # fmt: skip
+    assert storage.load_session(session.id) == session
+    assert storage.re_encrypt() == 1
+    assert dynamo.raw_item(storage, session.id)["accessToken"]["S"].startswith("ssenc:v2:")
+    assert storage.load_session(session.id) == session
+
+
+def test_require_encrypted_refuses_plaintext(dynamo: Backend) -> None:
+    plain = dynamo.storage()
+    plain.store_session(offline())
+    strict = TokenCipher({"k1": K32}, "k1", require_encrypted=True)
+    storage = dynamo.storage(plain.table_name, create=False, token_cipher=strict)
+    with pytest.raises(TokenDecryptionError, match="plaintext"):
+        storage.load_session(offline().id)
+    assert storage.find_sessions_by_shop(offline().shop) == []  # skipped with a warning
+    assert storage.re_encrypt() == 1  # re-encrypting is how plaintext goes away
+    assert storage.load_session(offline().id) == offline()
+    env = {"SHOPIFY_SESSIONS_TOKEN_KEYS": f"k1:{encode_key(K32)}",
+           "SHOPIFY_SESSIONS_REQUIRE_ENCRYPTED": "1"}  # fmt: skip
+    from_env = TokenCipher.from_env(env)
+    assert from_env is not None and from_env.require_encrypted
+
+
+def test_one_unreadable_token_never_breaks_finds_scans_or_rotation(
+    dynamo: Backend, caplog: pytest.LogCaptureFixture
+) -> None:
+    cipher = TokenCipher({"k1": K32}, "k1")
+    storage = dynamo.storage(token_cipher=cipher)
+    good = [offline(), online()]
+    for session in good:
+        storage.store_session(session)
+    tampered = online(user_id=9)
+    storage.store_session(tampered)
+    value = dynamo.raw_item(storage, tampered.id)["accessToken"]["S"]
+    dynamo.raw_client().update_item(
+        TableName=storage.table_name, Key={"id": {"S": tampered.id}},
+        UpdateExpression="SET accessToken = :v",
+        ExpressionAttributeValues={":v": {"S": value[:-4] + "AAAA"}},
+    )  # fmt: skip
+    caplog.set_level(logging.WARNING, logger="shopify_sessions")
+    found = storage.find_sessions_by_shop(offline().shop)
+    assert sorted(s.id for s in found) == sorted(s.id for s in good)
+    assert sorted(s.id for s in storage.iter_sessions()) == sorted(s.id for s in good)
+    assert tampered.id in caplog.text
+    with pytest.raises(CorruptSessionError):
+        storage.find_sessions_by_shop(offline().shop, strict=True)
+    rotated = dynamo.storage(
+        storage.table_name, create=False, token_cipher=TokenCipher({"k1": K32, "k2": K16}, "k2")
+    )
+    assert rotated.re_encrypt() == 2  # the tampered one is skipped, the rest move on
+    assert {s.id for s in rotated.iter_sessions()} == {s.id for s in good}
+
+
+def test_re_encrypt_leaves_concurrent_changes_alone(
+    dynamo: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plain = dynamo.storage()
+    session = offline(scope="read_products")
+    plain.store_session(session)
+    storage = dynamo.storage(plain.table_name, create=False,
+                             token_cipher=TokenCipher({"k1": K32}, "k1"))  # fmt: skip
+    original = storage._reseal
+
+    def meanwhile(id: str, stored: dict[str, str | None]) -> int:
+        dynamo.raw_client().update_item(  # another writer, between the scan and the rewrite
+            TableName=storage.table_name, Key={"id": {"S": id}},
+            UpdateExpression="SET #s = :s, nodeExtra = :x",
+            ExpressionAttributeNames={"#s": "scope"},
+            ExpressionAttributeValues={":s": {"S": "write_orders"}, ":x": {"S": "kept"}},
+        )  # fmt: skip
+        return original(id, stored)
+
+    monkeypatch.setattr(storage, "_reseal", meanwhile)
+    assert storage.re_encrypt() == 1
+    item = dynamo.raw_item(storage, session.id)
+    assert item["scope"]["S"] == "write_orders" and item["nodeExtra"]["S"] == "kept"
+    assert item["accessToken"]["S"].startswith("ssenc:v2:")
+    loaded = storage.load_session(session.id)
+    assert loaded is not None and loaded.access_token == session.access_token
+
+
+def test_an_encrypted_token_without_a_cipher_says_what_to_set(dynamo: Backend) -> None:
+    storage = dynamo.storage(token_cipher=TokenCipher({"k1": K32}, "k1"))
+    storage.store_session(offline())
+    plain = dynamo.storage(storage.table_name, create=False)
+    with pytest.raises(UnknownKeyError) as caught:
+        plain.load_session(offline().id)
+    assert "holds []" not in str(caught.value)
+    assert "SHOPIFY_SESSIONS_TOKEN_KEYS" in str(caught.value)

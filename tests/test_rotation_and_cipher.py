@@ -121,8 +121,8 @@ def test_tokens_are_encrypted_at_rest_and_load_decrypted(dynamo: Backend) -> Non
     session = offline(refresh_token="shprt_secret_refresh")
     storage.store_session(session)
     item = dynamo.raw_item(storage, session.id)
-    assert item["accessToken"]["S"].startswith("ssenc:v1:k1:")
-    assert item["refreshToken"]["S"].startswith("ssenc:v1:k1:")
+    assert item["accessToken"]["S"].startswith("ssenc:v2:k1:")
+    assert item["refreshToken"]["S"].startswith("ssenc:v2:k1:")
     assert "shpat_" not in str(item) and "shprt_" not in str(item)
     assert item["shop"] == {"S": session.shop}  # everything else stays Node's format
     assert storage.load_session(session.id) == session
@@ -150,7 +150,7 @@ def test_key_rotation(dynamo: Backend) -> None:
     )
     assert rotated.load_session(session.id) == session  # old key still decrypts
     rotated.store_session(session)
-    assert dynamo.raw_item(old, session.id)["accessToken"]["S"].startswith("ssenc:v1:k2:")
+    assert dynamo.raw_item(old, session.id)["accessToken"]["S"].startswith("ssenc:v2:k2:")
     only_new = DynamoDBSessionStorage(
         old.table_name, host=dynamo.endpoint, token_cipher=TokenCipher({"k2": K2}, "k2")
     )

@@ -94,7 +94,7 @@ def test_re_encrypt_moves_every_item_to_the_active_key(dynamo: Backend) -> None:
     assert new.re_encrypt() == 2
     assert new.re_encrypt() == 0
     for id in ("offline_a.myshopify.com", "offline_b.myshopify.com"):
-        assert dynamo.raw_item(plain, id)["accessToken"]["S"].startswith("ssenc:v1:k2:")
+        assert dynamo.raw_item(plain, id)["accessToken"]["S"].startswith("ssenc:v2:k2:")
     only_k2 = DynamoDBSessionStorage(
         plain.table_name, host=dynamo.endpoint, token_cipher=TokenCipher({"k2": k2}, "k2")
     )

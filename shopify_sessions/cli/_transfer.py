@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import os
+import stat
 import sys
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -10,14 +14,17 @@ from pathlib import Path
 
 import click
 
+from shopify_sessions.cipher import open_tokens
 from shopify_sessions.dynamodb import DynamoDBSessionStorage
 from shopify_sessions.errors import CorruptSessionError
 from shopify_sessions.local import write_private_text
 from shopify_sessions.node_json import parse_node_json_lines, session_to_node_json_line
 from shopify_sessions.session import Session
 
-from ._app import Settings, cli, env_cipher, progress
-from ._view import open_tokens, scan
+from ._app import Settings, cli, env_cipher, fail, progress
+from ._view import scan
+
+logger = logging.getLogger("shopify_sessions")
 
 IMPORT_CONCURRENCY = 8  # PutItems in flight; botocore's connection pool holds 10
 
@@ -47,25 +54,72 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
+def _check_target(target: str) -> Path | None:
+    """The export's target, checked before the table is read (``None``: stdout).
+
+    A regular file (or a new path) is replaced atomically; anything else that exists (a
+    device, a FIFO, a process substitution's pipe) is written to in place, never replaced.
+    """
+    if target == "-":
+        return None
+    path = Path(target)
+    if path.exists():
+        if path.is_dir():
+            fail(f"cannot export to {target}: it is a directory")
+        if not os.access(path, os.W_OK):
+            fail(f"cannot export to {target}: not writable")
+        return path
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        fail(f"cannot export to {target}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        fail(f"cannot export to {target}: directory {parent} is not writable")
+    return path
+
+
+def _write_export(path: Path, target: str, text: str) -> None:
+    try:
+        if path.exists() and not stat.S_ISREG(path.stat().st_mode):
+            with path.open("w", encoding="utf-8") as stream:  # a device or pipe: in place
+                stream.write(text)
+        else:
+            write_private_text(path, text)
+    except OSError as error:
+        fail(f"cannot export to {target}: {error.strerror or error}")
+
+
 @cli.command(short_help="Back up every session as JSON Lines (tokens!).")
 @click.argument("target", metavar="FILE|-")
+@click.option(
+    "--skip-corrupt", is_flag=True,
+    help="Exit 0 even when unreadable items were skipped (default: exit 1, the backup is "
+    "incomplete).",
+)  # fmt: skip
 @click.pass_obj
-def export(settings: Settings, target: str) -> None:
+def export(settings: Settings, target: str, skip_corrupt: bool) -> None:
     """Write every session to FILE (or - for stdout) as JSON Lines, tokens included.
 
     A full backup: one session per line in the Node adapter's plain JSON form, tokens
-    decrypted when $SHOPIFY_SESSIONS_TOKEN_KEYS is set. The file is created readable by
-    its owner only. Corrupt items are skipped with a warning.
+    decrypted when $SHOPIFY_SESSIONS_TOKEN_KEYS is set. A new or regular file is replaced
+    atomically and created readable by its owner only; a device or pipe is written to.
+    Unreadable items (corrupt, or tokens that cannot be decrypted) are skipped with a
+    warning, and the exit code is 1 unless --skip-corrupt.
     """
+    path = _check_target(target)
     cipher = env_cipher()
     storage = settings.storage(cipher=cipher)
     corrupt: list[CorruptSessionError] = []
+    lines = []
     with progress(f"exporting {storage.table_name!r}") as advance:
-        lines = [
-            session_to_node_json_line(open_tokens(entry.session, cipher))
-            for entry in scan(storage, advance=advance, corrupt=corrupt)
-        ]
-    where = "stdout" if target == "-" else target
+        for entry in scan(storage, advance=advance, corrupt=corrupt):
+            try:
+                opened = open_tokens(entry.session, cipher, table=storage.cipher_table_name)
+            except CorruptSessionError as error:
+                logger.warning("skipped an unreadable session: %s", error)
+                corrupt.append(error)
+                continue
+            lines.append(session_to_node_json_line(opened))
+    where = "stdout" if path is None else target
     secrets = "decrypted " if cipher is not None else ""
     click.secho(
         f"Warning: {where} holds the sessions' {secrets}access and refresh tokens in "
@@ -74,17 +128,42 @@ def export(settings: Settings, target: str) -> None:
         err=True,
     )
     text = "".join(line + "\n" for line in lines)
-    if target == "-":
+    if path is None:
         sys.stdout.write(text)
         sys.stdout.flush()
     else:
-        write_private_text(Path(target), text)
-    skipped = f" ({_plural(len(corrupt), 'corrupt item')} skipped)" if corrupt else ""
+        _write_export(path, target, text)
+    skipped = f" ({_plural(len(corrupt), 'unreadable item')} skipped)" if corrupt else ""
     click.echo(
         f"exported {_plural(len(lines), 'session')} from table {storage.table_name!r} "
         f"to {where}{skipped}",
         err=True,
     )
+    if corrupt and not skip_corrupt:
+        click.echo(
+            "the backup is incomplete: exit code 1 (pass --skip-corrupt to accept that)",
+            err=True,
+        )
+        raise SystemExit(1)
+
+
+def _refuse_masked(lines: list[bytes], name: str) -> None:
+    """Masked tokens (``***``, from ``list --json`` / ``show --json``) are not tokens."""
+    for number, raw in enumerate(lines, start=1):
+        if b"*" not in raw:
+            continue
+        try:
+            obj = json.loads(raw)
+        except ValueError:
+            continue  # the parser reports it, naming the line
+        for field in ("accessToken", "refreshToken"):
+            value = obj.get(field) if isinstance(obj, dict) else None
+            if isinstance(value, str) and value and set(value) == {"*"}:
+                fail(
+                    f"{name}, line {number}: {field} is masked ({value!r}): that is `list "
+                    f"--json` or `show --json` output, not a backup; nothing was imported "
+                    f"(back up with `shopify-sessions export`)"
+                )
 
 
 @cli.command("import", short_help="Store sessions from a JSON Lines file.")
@@ -101,12 +180,16 @@ def import_(settings: Settings, source: str) -> None:
         data, name = sys.stdin.buffer.read(), "stdin"
     else:
         data, name = Path(source).read_bytes(), source
-    sessions = parse_node_json_lines(data.splitlines(), source=name)
+    lines = data.splitlines()
+    _refuse_masked(lines, name)
+    sessions = parse_node_json_lines(lines, source=name)
     cipher = env_cipher()
+    storage = settings.storage(cipher=cipher)
     # tokens already encrypted in the file (a serve-local data file, say): stored as they are
     # without keys, decrypted first with keys, so they are never encrypted twice
-    sessions = [open_tokens(session, cipher) if cipher else session for session in sessions]
-    storage = settings.storage(cipher=cipher)
+    if cipher is not None:
+        table = storage.cipher_table_name
+        sessions = [open_tokens(session, cipher, table=table) for session in sessions]
     if not sessions:
         click.echo(f"no sessions in {name}; nothing imported")
         return

@@ -10,7 +10,7 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from shopify_sessions.cipher import TokenCipher, UnknownKeyError, is_encrypted, key_id_of
+from shopify_sessions.cipher import TOKEN_FIELDS, TokenCipher
 from shopify_sessions.codec import item_to_session
 from shopify_sessions.dynamodb import DynamoDBSessionStorage
 from shopify_sessions.errors import CorruptSessionError
@@ -23,7 +23,6 @@ __all__ = [
     "OpaqueTokens",
     "ScannedSession",
     "masked_json",
-    "open_tokens",
     "scan",
     "session_detail",
     "sessions_table",
@@ -31,7 +30,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("shopify_sessions")
-_TOKEN_FIELDS = (("access_token", "accessToken"), ("refresh_token", "refreshToken"))
 
 
 class ScannedSession:
@@ -75,30 +73,22 @@ class OpaqueTokens(TokenCipher):
     def __repr__(self) -> str:
         return "OpaqueTokens()"
 
-    def encrypt(self, plaintext: str, *, session_id: str, field: str) -> str:
+    def encrypt(
+        self, plaintext: str, *, session_id: str, field: str, table: str | None = None
+    ) -> str:
         raise RuntimeError("OpaqueTokens is for masked reads only; it cannot encrypt")
 
-    def decrypt(self, value: str, *, session_id: str, field: str) -> str:
+    def decrypt(
+        self, value: str, *, session_id: str, field: str, table: str | None = None
+    ) -> str:
         return value
-
-
-def open_tokens(session: Session, cipher: TokenCipher | None) -> Session:
-    """``session`` with encrypted tokens decrypted; an error naming the key when none is held."""
-    for name, stored in _TOKEN_FIELDS:
-        value = getattr(session, name)
-        if value is None or not is_encrypted(value):
-            continue
-        if cipher is None:
-            raise UnknownKeyError(session.id, stored, key_id_of(value) or "?", held=[])
-        setattr(session, name, cipher.decrypt(value, session_id=session.id, field=stored))
-    return session
 
 
 def masked_json(session: Session, *, reveal: bool = False) -> dict[str, Any]:
     """The session's plain JSON (the export format) with tokens replaced by ``***``."""
     obj = session_to_node_json(session)
     if not reveal:
-        for _, stored in _TOKEN_FIELDS:
+        for _, stored in TOKEN_FIELDS:
             if stored in obj:
                 obj[stored] = MASK
     return obj
