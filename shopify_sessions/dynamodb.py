@@ -29,7 +29,7 @@ from .item_size import MAX_ITEM_BYTES, item_size
 from .model import SessionModel, bind_model, schema_differences
 from .retry import RetryPolicy
 from .session import Session
-from .settings import resolve_connection, resolve_names
+from .settings import local_credentials, resolve_connection, resolve_names
 from .table_requests import DEFAULT_MAX_CONCURRENCY, TableRequests
 from .tokens.fresh import LoadsFreshSessions, SingleFlight
 from .ttl import DEFAULT_TTL_GRACE, ttl_for
@@ -87,6 +87,11 @@ class DynamoDBSessionStorage(LoadsFreshSessions):
     ) -> None:
         given = dict(getattr(botocore_config, "_user_provided_options", {}) or {})
         self.table_name, self.shop_index_name = resolve_names(session_table_name, shop_index_name)
+        if aws_access_key_id is None and aws_secret_access_key is None:
+            # a local endpoint checks no signature; botocore still wants credentials
+            placeholder = local_credentials(resolve_connection(host=host).host)
+            aws_access_key_id = placeholder.get("aws_access_key_id")
+            aws_secret_access_key = placeholder.get("aws_secret_access_key")
         self.connection = resolve_connection(
             region=region,
             host=host,

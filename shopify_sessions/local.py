@@ -25,8 +25,6 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypedDict
-from urllib.parse import urlsplit
 
 from .codec import item_to_session
 from .dynamodb import DynamoDBSessionStorage
@@ -34,6 +32,13 @@ from .errors import CorruptSessionError
 from .local_server import GuardedServer
 from .node_json import parse_node_json_lines, session_to_node_json_line
 from .session import Session
+from .settings import (
+    LOCAL_CREDENTIALS,
+    Credentials,
+    aws_credentials_configured,
+    is_local_endpoint,
+    local_credentials,
+)
 
 __all__ = [
     "LOCAL_CREDENTIALS",
@@ -48,58 +53,14 @@ __all__ = [
 ]
 
 LOCAL_EXTRA_HINT = "pip install 'shopify-sessions[local]'"
-LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 SAVE_DELAY = 1.0  # seconds from a change to its save in the --data file
 
-
-class Credentials(TypedDict, total=False):
-    """Keyword arguments of ``DynamoDBSessionStorage`` for explicit credentials."""
-
-    aws_access_key_id: str
-    aws_secret_access_key: str
-
-
-# what a local endpoint accepts: it checks no signature
-LOCAL_CREDENTIALS: Credentials = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 
 logger = logging.getLogger("shopify_sessions")
 
 
 class MissingExtraError(RuntimeError):
     """An optional dependency is not installed; the message says what to install."""
-
-
-def is_local_endpoint(url: str | None) -> bool:
-    """Whether ``url`` points at this machine (127.0.0.1, localhost, ::1)."""
-    if not url:
-        return False
-    try:
-        return urlsplit(url).hostname in LOCAL_HOSTS
-    except ValueError:
-        return False
-
-
-def aws_credentials_configured() -> bool:
-    """Whether botocore finds credentials (environment, profile, SSO, ...), without asking the
-    EC2 instance metadata service, which would cost a timeout off EC2."""
-    import botocore.session
-    from botocore.exceptions import BotoCoreError
-
-    session = botocore.session.Session()
-    try:
-        resolver: Any = session.get_component("credential_provider")
-        with contextlib.suppress(Exception):
-            resolver.remove("iam-role")
-        return session.get_credentials() is not None
-    except BotoCoreError:  # a broken profile: let the real call report it
-        return True
-
-
-def local_credentials(url: str | None) -> Credentials:
-    """Dummy credentials for a local endpoint when none are configured; else nothing."""
-    if is_local_endpoint(url) and not aws_credentials_configured():
-        return LOCAL_CREDENTIALS.copy()
-    return Credentials()
 
 
 def _check_moto_server() -> None:

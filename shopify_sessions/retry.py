@@ -8,6 +8,7 @@ PynamoDB's own (botocore) retries are turned off so that this policy is the only
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable
@@ -33,19 +34,35 @@ RETRYABLE_ERROR_CODES = frozenset(
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Retry settings of a storage. ``RetryPolicy(attempts=1)`` turns request retries off."""
+    """Retry settings of a storage. ``RetryPolicy(attempts=1)`` turns request retries off.
+
+    ``deadline``: seconds one call may spend in all; no retry starts after it (an attempt in
+    flight can still take up to the connection's read timeout). ``None``: no limit.
+    """
 
     attempts: int = 6
     base_delay: float = 0.05
     max_delay: float = 2.0
     stalled_rounds: int = 6
+    deadline: float | None = 10.0
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.attempts < 1 or self.stalled_rounds < 1:
-            raise ValueError("attempts and stalled_rounds must be at least 1")
-        if self.base_delay < 0 or self.max_delay < 0:
-            raise ValueError("delays must not be negative")
+        for name in ("attempts", "stalled_rounds"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"RetryPolicy.{name} must be a whole number of at least 1")
+        for name in ("base_delay", "max_delay", "deadline"):
+            value = getattr(self, name)
+            if value is None and name == "deadline":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"RetryPolicy.{name} must be a number of seconds")
+            if not math.isfinite(value) or value < 0 or (name == "deadline" and value == 0):
+                raise ValueError(
+                    f"RetryPolicy.{name} must be a finite number of seconds"
+                    f"{', above 0' if name == 'deadline' else ', 0 or more'}"
+                )
 
     def delay(self, retry_number: int) -> float:
         """Full jitter: uniform in ``[0, min(max_delay, base_delay * 2**retry_number)]``."""

@@ -10,7 +10,10 @@ key when IAM refuses the batch action. The storage above deals only in sessions.
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import time
+import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -40,6 +43,15 @@ BATCH_GET_SIZE = 100  # DynamoDB's limit of keys in one BatchGetItem
 BATCH_WRITE_SIZE = 25  # DynamoDB's limit of requests in one BatchWriteItem
 DEFAULT_MAX_CONCURRENCY = 10  # botocore's default pool holds 10 HTTP connections
 _SINGLE_FALLBACK = {"BatchGetItem": "GetItem", "BatchWriteItem": "DeleteItem"}
+_instances: weakref.WeakSet[TableRequests] = weakref.WeakSet()
+
+
+def _reset_after_fork() -> None:
+    for requests in list(_instances):
+        requests._after_fork()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 class TableRequests:
@@ -55,14 +67,36 @@ class TableRequests:
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._denied_batch_actions: set[str] = set()
+        self._pid = os.getpid()
+        _instances.add(self)
 
     # --- single requests ----------------------------------------------------------------------
 
     def connection(self) -> Any:
-        """The model's PynamoDB TableConnection, with its botocore client created."""
-        connection = self.model._get_connection()
-        connection.connection.client  # noqa: B018 - create the client before threads share it
+        """The model's PynamoDB TableConnection, with its botocore client created.
+
+        Creating the client can fail (no region, a broken profile): translated like any
+        request error. In a process forked after the client was made, a new one is made.
+        """
+        if self._pid != os.getpid():
+            self._after_fork()
+        try:
+            connection = self.model._get_connection()
+            connection.connection.client  # noqa: B018 - create it before threads share it
+        except Exception as error:
+            cause = _cause(error)
+            if cause is None:
+                raise
+            raise self._translate("Connect", error, cause, 1) from None
         return connection
+
+    def _after_fork(self) -> None:
+        """In a forked child: the parent's threads are gone and its sockets are shared, so
+        start with a new lock, no pool and a new botocore client."""
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._pool = None
+        self.model._connection = None
 
     def get_item(self, id: str) -> dict[str, Any] | None:
         """One strongly consistent GetItem: the raw item, or ``None``."""
@@ -83,7 +117,12 @@ class TableRequests:
         return response
 
     def call(self, action: str, send: Callable[[], R]) -> R:
-        """``send()`` with retries on throttling, 5xx and connection errors; errors translated."""
+        """``send()`` with retries on throttling, 5xx and connection errors; errors translated.
+
+        No retry starts past the policy's ``deadline``: the call then ends in
+        ``StorageUnavailableError`` saying so.
+        """
+        started = time.monotonic()
         retry_number = 0
         while True:
             try:
@@ -93,9 +132,17 @@ class TableRequests:
                 if cause is None:
                     raise
                 if is_retryable(cause) and retry_number + 1 < self.retry.attempts:
-                    self.retry.backoff(retry_number)
-                    retry_number += 1
-                    continue
+                    delay = self.retry.delay(retry_number)
+                    deadline = self.retry.deadline
+                    if deadline is None or time.monotonic() - started + delay < deadline:
+                        self.retry.sleep(delay)
+                        retry_number += 1
+                        continue
+                    raise StorageUnavailableError(
+                        action, self.table_name, retry_number + 1,
+                        f"{_detail(cause)}; gave up at the {deadline:g} s deadline "
+                        f"(RetryPolicy.deadline)",
+                    ) from None  # fmt: skip
                 raise self._translate(action, error, cause, retry_number + 1) from None
 
     # --- batches --------------------------------------------------------------------------------
@@ -201,16 +248,27 @@ class TableRequests:
         if len(items) <= 1 or self.max_concurrency == 1:
             return [function(item) for item in items]
         self.connection()
+        futures = []
+        for item in items:
+            while True:
+                try:
+                    futures.append(self._worker_pool().submit(function, item))
+                    break
+                except RuntimeError:  # close() shut that pool down meanwhile: use a new one
+                    continue
+        return [future.result() for future in futures]
+
+    def _worker_pool(self) -> ThreadPoolExecutor:
         with self._lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(
                     max_workers=self.max_concurrency, thread_name_prefix="shopify_sessions"
                 )
-            pool = self._pool
-        return list(pool.map(function, items))
+            return self._pool
 
     def close(self) -> None:
-        """Stop the worker threads (idempotent); they start again when needed."""
+        """Stop the worker threads (idempotent, safe while calls run); they start again when
+        needed. Work already handed to the old pool finishes first."""
         with self._lock:
             pool, self._pool = self._pool, None
         if pool is not None:

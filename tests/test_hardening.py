@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
 from shopify_sessions import (
     CorruptSessionError,
+    DynamoDBSessionStorage,
+    RetryPolicy,
+    SessionStorageError,
+    StorageUnavailableError,
     TokenCipher,
     TokenDecryptionError,
     UnknownKeyError,
@@ -16,6 +25,7 @@ from shopify_sessions import (
 from shopify_sessions.cipher import encode_key
 from tests.conftest import Backend
 from tests.factories import offline, online
+from tests.test_cli import CLI, assert_one_line_error, run
 
 
 def test_models_from_get_scan_and_query_never_print_tokens(dynamo: Backend) -> None:
@@ -50,7 +60,7 @@ K16, K32 = bytes(range(16)), bytes(range(32))
 )
 def test_key_material_is_never_echoed(keys: str, active: str) -> None:
     env = {"SHOPIFY_SESSIONS_TOKEN_KEYS": keys, "SHOPIFY_SESSIONS_ACTIVE_KEY_ID": active}
-    with pytest.raises(ValueError, match="entry|ACTIVE_KEY_ID") as caught:
+    with pytest.raises(ValueError, match=r"entry|ACTIVE_KEY_ID") as caught:
         TokenCipher.from_env(env)
     for key in (K16, K32):
         assert encode_key(key).rstrip("=")[:12] not in str(caught.value)
@@ -171,3 +181,140 @@ def test_an_encrypted_token_without_a_cipher_says_what_to_set(dynamo: Backend) -
         plain.load_session(offline().id)
     assert "holds []" not in str(caught.value)
     assert "SHOPIFY_SESSIONS_TOKEN_KEYS" in str(caught.value)
+
+
+# --- 8, 9, 10, 13, 22, 24: connections, deadlines, close, fork ------------------------------
+
+def test_no_region_is_a_storage_error_from_every_method(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    storage = DynamoDBSessionStorage(f"t_{os.getpid()}_{time.monotonic_ns()}")
+    calls: list[Any] = [
+        lambda: storage.store_session(offline()),
+        lambda: storage.load_session("x"),
+        lambda: storage.delete_session("x"),
+        lambda: storage.delete_sessions(["x", "y"]),
+        lambda: storage.find_sessions_by_shop("s"),
+        lambda: storage.find_session_ids_by_shop("s"),
+        lambda: storage.delete_sessions_by_shop("s"),
+        lambda: storage.verify_table(),
+        lambda: list(storage.iter_sessions()),
+        lambda: list(storage.iter_items()),
+        lambda: storage.create_table(),
+    ]
+    for call in calls:
+        with pytest.raises(SessionStorageError, match="no AWS region configured"):
+            call()
+
+
+def _silent_server() -> tuple[socket.socket, str]:
+    """Accepts connections and never answers: a hung endpoint."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    return server, f"http://127.0.0.1:{server.getsockname()[1]}"
+
+
+def test_a_hung_endpoint_costs_seconds_not_minutes() -> None:
+    from botocore.config import Config
+
+    server, url = _silent_server()
+    try:
+        storage = DynamoDBSessionStorage(
+            "t", host=url, retry=RetryPolicy(deadline=1.0),
+            botocore_config=Config(read_timeout=0.4, connect_timeout=0.4),
+        )  # fmt: skip
+        started = time.monotonic()
+        with pytest.raises(StorageUnavailableError, match="deadline"):
+            storage.load_session("x")
+        assert time.monotonic() - started < 2.5
+    finally:
+        server.close()
+    assert RetryPolicy().deadline == 10.0
+    from shopify_sessions.settings import resolve_connection
+
+    defaults = resolve_connection(host="http://127.0.0.1:1")
+    assert defaults.read_timeout == 10.0 and defaults.connect_timeout == 3.0
+
+
+@pytest.mark.parametrize(
+    "bad", [{"max_delay": float("inf")}, {"base_delay": float("nan")}, {"deadline": 0},
+            {"attempts": 0}, {"deadline": float("inf")}, {"max_delay": -1}],
+)  # fmt: skip
+def test_retry_policy_refuses_nonsense(bad: dict[str, Any]) -> None:
+    name = next(iter(bad))
+    with pytest.raises(ValueError, match=name):
+        RetryPolicy(**bad)
+
+
+def test_close_while_calls_run(dynamo: Backend) -> None:
+    storage = dynamo.storage()
+    for n in range(60):
+        storage.store_session(offline(id=f"offline_{n}", shop="busy.myshopify.com"))
+    stop = threading.Event()
+
+    def closer() -> None:
+        while not stop.is_set():
+            storage.close()
+            time.sleep(0.001)
+
+    thread = threading.Thread(target=closer)
+    thread.start()
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            found = list(pool.map(lambda _: storage.find_sessions_by_shop("busy.myshopify.com"),
+                                  range(20)))  # fmt: skip
+    finally:
+        stop.set()
+        thread.join()
+    assert all(len(sessions) == 60 for sessions in found)
+
+
+def test_a_loopback_endpoint_needs_no_credentials(
+    moto_server_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    storage = DynamoDBSessionStorage(f"nocreds_{time.monotonic_ns()}", host=moto_server_endpoint)
+    storage.create_table()
+    storage.store_session(offline())
+    assert storage.load_session(offline().id) == offline()
+
+
+def test_an_endpoint_without_a_scheme_says_to_add_one() -> None:
+    with pytest.raises(ValueError, match=r"http://127\.0\.0\.1:8000"):
+        DynamoDBSessionStorage(host="127.0.0.1:8000")
+
+
+def test_cli_without_a_region_says_to_pass_region() -> None:
+    unset = ["env", "-u", "AWS_REGION", "-u", "AWS_DEFAULT_REGION"]
+    result = run("list", command=[*unset, *CLI])
+    assert_one_line_error(result, "--region")
+
+
+def test_a_forked_child_gets_fresh_pools_and_connections(moto_server_endpoint: str) -> None:
+    storage = DynamoDBSessionStorage(f"fork_{time.monotonic_ns()}", host=moto_server_endpoint)
+    storage.create_table()
+    for n in range(30):
+        storage.store_session(offline(id=f"offline_{n}", shop="fork.myshopify.com"))
+    assert len(storage.find_sessions_by_shop("fork.myshopify.com")) == 30  # pool + sockets
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: a find with the parent's storage object
+        try:
+            found = storage.find_sessions_by_shop("fork.myshopify.com")
+            os.write(write, str(len(found)).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, 9)
+        pytest.fail("the forked child hung")
+    assert os.read(read, 16) == b"30"
+    assert len(storage.find_sessions_by_shop("fork.myshopify.com")) == 30  # the parent too

@@ -157,7 +157,8 @@ class _Group(click.Group):
                 message += " (is `shopify-sessions serve-local` running there?)"
             raise click.ClickException(_one_line(message)) from None
         except (SessionStorageError, ValueError, OSError, MissingExtraError) as error:
-            raise click.ClickException(_one_line(error)) from None
+            message = _one_line(error).replace("pass region= or set", "pass --region or set")
+            raise click.ClickException(message) from None
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -72,8 +72,11 @@ class SingleFlight:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._flights: dict[str, _Flight] = {}
+        self._pid = os.getpid()
 
     def run(self, key: str, work: Callable[[], T]) -> T:
+        if self._pid != os.getpid():  # forked: the parent's leaders do not exist here
+            self._lock, self._flights, self._pid = threading.Lock(), {}, os.getpid()
         with self._lock:
             flight = self._flights.get(key)
             leader = flight is None
