@@ -87,4 +87,4 @@ def test_a_botocore_config_sets_timeouts_pool_and_attempts() -> None:
     assert client.meta.config.retries["total_max_attempts"] == 1  # ours are the only retries
     plain = DynamoDBSessionStorage("config_table", host="http://127.0.0.1:9")
     assert plain.model is not storage.model
-    assert plain.model._get_connection().connection.client.meta.config.connect_timeout == 3  # ours: seconds, not PynamoDB's 15
+    assert plain.model._get_connection().connection.client.meta.config.connect_timeout == 3
