@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from .errors import SessionConflictError
 from .memory_lease import LeaseState, MemoryLeaseStore
@@ -96,5 +96,38 @@ class MemorySessionStorage(LoadsFreshSessions):
             found = [s for s in self._sessions.values() if s.shop == shop]
         return [session.copy() for session in found]
 
+    def find_session_ids_by_shop(self, shop: str) -> list[str]:
+        check_shop(shop)
+        with self._lock:
+            return [id for id, session in self._sessions.items() if session.shop == shop]
+
+    def iter_sessions(self, *, strict: bool = False) -> Iterator[Session]:
+        """Every session (a snapshot taken at the call); ``strict`` is accepted for parity."""
+        with self._lock:
+            sessions = list(self._sessions.values())
+        return (session.copy() for session in sessions)
+
+    # --- the table: nothing to create or check, so start-up code runs unchanged ---------------
+
+    def create_table(
+        self,
+        wait: bool = True,
+        read_capacity_units: int | None = None,
+        write_capacity_units: int | None = None,
+        *,
+        ttl: bool = False,
+    ) -> None:
+        """Nothing to create: accepted so app start-up code takes either storage."""
+
+    def verify_table(self) -> None:
+        """Nothing to check: a memory storage always matches."""
+
+    def close(self) -> None:
+        """Nothing to release."""
+
     def __len__(self) -> int:
         return len(self._sessions)
+
+    def __bool__(self) -> bool:
+        """Always true, empty or not: ``storage or DynamoDBSessionStorage()`` must keep it."""
+        return True

@@ -318,3 +318,27 @@ def test_a_forked_child_gets_fresh_pools_and_connections(moto_server_endpoint: s
         pytest.fail("the forked child hung")
     assert os.read(read, 16) == b"30"
     assert len(storage.find_sessions_by_shop("fork.myshopify.com")) == 30  # the parent too
+
+
+# --- 14: one surface for every storage -------------------------------------------------------
+
+
+def test_every_storage_has_the_same_surface(backend: Backend) -> None:
+    from shopify_sessions import MemorySessionStorage, SessionStorage
+
+    storage = backend.storage()
+    assert isinstance(storage, SessionStorage)
+    empty = MemorySessionStorage()
+    assert bool(empty) and (empty or None) is empty  # `storage or default` keeps it
+    storage.create_table()  # start-up code runs unchanged on any storage
+    storage.verify_table()
+    sessions = [offline(), online(), offline("other.myshopify.com")]
+    for session in sessions:
+        storage.store_session(session)
+    assert sorted(storage.find_session_ids_by_shop(offline().shop)) == sorted(
+        [offline().id, online().id]
+    )
+    assert sorted(s.id for s in storage.iter_sessions()) == sorted(s.id for s in sessions)
+    assert storage.delete_sessions_by_shop(offline().shop) == 2
+    assert [s.id for s in storage.iter_sessions()] == [sessions[2].id]
+    storage.close()
