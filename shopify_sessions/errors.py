@@ -32,7 +32,8 @@ class TableNotFoundError(SessionStorageError):
         self.table_name = table_name
         super().__init__(
             f"DynamoDB table {table_name!r} does not exist: create it with "
-            f"DynamoDBSessionStorage(...).create_table() or SessionModel.create_table(wait=True)"
+            f"DynamoDBSessionStorage({table_name!r}).create_table() or "
+            f"`shopify-sessions --table {table_name} create-table`"
         )
 
 

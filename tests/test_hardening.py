@@ -342,3 +342,14 @@ def test_every_storage_has_the_same_surface(backend: Backend) -> None:
     assert storage.delete_sessions_by_shop(offline().shop) == 2
     assert [s.id for s in storage.iter_sessions()] == [sessions[2].id]
     storage.close()
+
+
+def test_the_missing_table_hint_names_that_table(dynamo: Backend) -> None:
+    from shopify_sessions import TableNotFoundError
+
+    storage = dynamo.storage("not_created_here", create=False)
+    with pytest.raises(TableNotFoundError) as caught:
+        storage.load_session("x")
+    assert "DynamoDBSessionStorage('not_created_here').create_table()" in str(caught.value)
+    assert "--table not_created_here create-table" in str(caught.value)
+    assert "SessionModel" not in str(caught.value)
