@@ -100,3 +100,62 @@ def test_export_with_unreadable_items_exits_1_unless_told(
     assert len(target.read_text().splitlines()) == 3
     accepted = run("export", str(target), "--skip-corrupt", endpoint=endpoint, table=table)
     assert accepted.code == 0, accepted
+
+
+# --- 25: the table as infrastructure code ------------------------------------------------------
+
+
+def test_the_json_definition_creates_the_same_table(endpoint: str) -> None:
+    import boto3
+
+    client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint)
+    ours = f"iac_ours_{uuid.uuid4().hex[:8]}"
+    theirs = f"iac_json_{uuid.uuid4().hex[:8]}"
+    DynamoDBSessionStorage(ours, host=endpoint).create_table()
+    printed = run("--table", theirs, "create-table", "--print", "json", endpoint=endpoint)
+    assert printed.code == 0, printed
+    client.create_table(**json.loads(printed.out))
+    DynamoDBSessionStorage(theirs, host=endpoint).verify_table()
+
+    def shape(name: str) -> dict[str, object]:
+        table = client.describe_table(TableName=name)["Table"]
+        return {
+            "keys": table["KeySchema"],
+            "attributes": sorted(table["AttributeDefinitions"], key=lambda a: a["AttributeName"]),
+            "indexes": [
+                (i["IndexName"], i["KeySchema"], i["Projection"])
+                for i in table["GlobalSecondaryIndexes"]
+            ],
+            "billing": table.get("BillingModeSummary", {}).get("BillingMode"),
+        }
+
+    assert shape(theirs) == shape(ours)
+
+
+def test_the_cloudformation_and_terraform_definitions(endpoint: str) -> None:
+    import yaml
+
+    printed = run("--table", "t1", "create-table", "--print", "cloudformation", "--ttl",
+                  "--provisioned", "1", "1", endpoint=endpoint)  # fmt: skip
+    assert printed.code == 0, printed
+    template = yaml.safe_load(printed.out)
+    properties = template["Resources"]["ShopifySessionsTable"]["Properties"]
+    as_json = json.loads(run("--table", "t1", "create-table", "--print", "json",
+                             "--provisioned", "1", "1", endpoint=endpoint).out)  # fmt: skip
+    assert {k: v for k, v in properties.items() if k != "TimeToLiveSpecification"} == as_json
+    assert properties["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
+    try:
+        import cfnlint.api
+    except ImportError:  # pragma: no cover - cfn-lint comes with moto[server]
+        pass
+    else:
+        assert cfnlint.api.lint(printed.out) == []
+
+    terraform = run("--table", "t1", "create-table", "--print", "terraform", "--ttl",
+                    endpoint=endpoint).out  # fmt: skip
+    assert terraform.count("{") == terraform.count("}")
+    for line in ('resource "aws_dynamodb_table" "t1"', 'name         = "t1"',
+                 'billing_mode = "PAY_PER_REQUEST"', 'hash_key     = "id"',
+                 'name            = "shop_index"', 'projection_type = "KEYS_ONLY"',
+                 'attribute_name = "ttl"'):  # fmt: skip
+        assert line in terraform

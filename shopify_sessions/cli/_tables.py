@@ -6,6 +6,7 @@ import click
 
 from shopify_sessions.dynamodb import DynamoDBSessionStorage
 from shopify_sessions.errors import SchemaMismatchError, TableNotFoundError
+from shopify_sessions.table_definition import FORMATS, definition
 from shopify_sessions.ttl import TTL_ATTRIBUTE
 
 from ._app import Settings, cli, env_cipher, progress
@@ -31,15 +32,33 @@ def _names(storage: DynamoDBSessionStorage) -> str:
     help=f"Turn on DynamoDB's TTL on the {TTL_ATTRIBUTE!r} attribute.",
 )
 @click.option("--wait/--no-wait", default=True, help="Wait until the table is ACTIVE.")
+@click.option(
+    "--print", "print_form", type=click.Choice(FORMATS),
+    help="Only print the table definition for infrastructure code (AWS CLI JSON, "
+    "CloudFormation, Terraform); nothing is sent.",
+)  # fmt: skip
 @click.pass_obj
 def create_table(
-    settings: Settings, provisioned: tuple[int, int] | None, ttl: bool, wait: bool
-) -> None:
+    settings: Settings, provisioned: tuple[int, int] | None, ttl: bool, wait: bool,
+    print_form: str | None,
+) -> None:  # fmt: skip
     """Create the sessions table and its shop index (the Node adapter's schema).
 
-    An existing table is left as it is (exit code 0 when it matches the schema).
+    An existing table is left as it is (exit code 0 when it matches the schema). With
+    --print, only print the definition (`aws dynamodb create-table --cli-input-json
+    file://table.json`, a CloudFormation resource, a Terraform resource).
     """
     storage = settings.storage()
+    if print_form is not None:
+        click.echo(definition(print_form, storage.model, provisioned, ttl=ttl))
+        if ttl and print_form == "json":
+            click.echo(
+                f"TTL is a separate call: aws dynamodb update-time-to-live --table-name "
+                f"{storage.table_name} --time-to-live-specification "
+                f"Enabled=true,AttributeName={TTL_ATTRIBUTE}",
+                err=True,
+            )
+        return
     names = _names(storage)
     try:
         storage.verify_table()
