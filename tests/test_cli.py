@@ -424,7 +424,11 @@ def test_delete_and_delete_shop(endpoint: str, table: str) -> None:
     for session in items:
         target.store_session(session)
     deleted = run("delete", f"offline_{BETA}", "never-stored", endpoint=endpoint, table=table)
-    assert deleted.code == 0 and "deleted 2 session ids" in deleted.out, deleted
+    assert deleted.code == 0, deleted
+    assert f"deleted 1 session: offline_{BETA}" in deleted.out
+    assert "not found (nothing to delete): never-stored" in deleted.out
+    again = run("delete", f"offline_{BETA}", "--json", endpoint=endpoint, table=table)
+    assert again.json() == {"deleted": [], "not_found": [f"offline_{BETA}"]}, again
     by_shop = run("delete-shop", ALPHA, endpoint=endpoint, table=table)
     assert by_shop.code == 0 and f"deleted 2 sessions of shop '{ALPHA}'" in by_shop.out, by_shop
     assert raw_items(endpoint, table) == {}

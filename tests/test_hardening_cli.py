@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from shopify_sessions import DynamoDBSessionStorage
+from shopify_sessions import DynamoDBSessionStorage, Session
 from tests.test_cli import raw_items, run, sessions, storage
 
 
@@ -159,3 +159,58 @@ def test_the_cloudformation_and_terraform_definitions(endpoint: str) -> None:
                  'name            = "shop_index"', 'projection_type = "KEYS_ONLY"',
                  'attribute_name = "ttl"'):  # fmt: skip
         assert line in terraform
+
+
+# --- 16: CLI polish -----------------------------------------------------------------------------
+
+
+def _expired(shop: str, n: int) -> Session:
+    from datetime import datetime, timedelta, timezone
+
+    return Session(f"{shop}_{n}", shop, "s", True, "read_orders", access_token=f"shpua_{n}",
+                   expires=datetime.now(timezone.utc) - timedelta(days=2))  # fmt: skip
+
+
+def test_purge_dry_run_summarises_and_lists_all_in_json(endpoint: str, table: str) -> None:
+    target = storage(endpoint, table)
+    for n in range(30):
+        target.store_session(_expired(f"shop{n % 3}.myshopify.com", n))
+    dry = run("purge-expired", "--dry-run", endpoint=endpoint, table=table)
+    assert dry.code == 0, dry
+    assert "first 20; 10 more" in dry.out
+    assert "would delete 30 expired sessions of 3 shops" in dry.out
+    assert max(len(line) for line in dry.out.splitlines()) <= 120  # no empty refresh columns
+    assert "refresh" not in dry.out
+    listed = run("purge-expired", "--dry-run", "--json", endpoint=endpoint, table=table).json()
+    assert listed["would_delete"] == 30 and sum(map(len, listed["by_shop"].values())) == 30
+    done = run("purge-expired", "--json", endpoint=endpoint, table=table)  # no TTY: no question
+    assert done.json() == {"deleted": 30, "kept_changed": 0}, done
+
+
+def _on_a_terminal(args: list[str], answer: str) -> tuple[int, str]:
+    """Run the CLI with a pseudo-terminal as stdin, answering its question."""
+    import pty
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(args, stdin=follower, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)  # fmt: skip
+    os.close(follower)
+    os.write(leader, answer.encode())
+    out, err = process.communicate(timeout=60)
+    os.close(leader)
+    return process.returncode, out + err
+
+
+def test_destructive_commands_ask_on_a_terminal(endpoint: str, table: str) -> None:
+    from tests.test_cli import CLI
+
+    target = storage(endpoint, table)
+    target.store_session(_expired("ask.myshopify.com", 1))
+    base = [*CLI, "--endpoint-url", endpoint, "--table", table]
+    code, shown = _on_a_terminal([*base, "delete-shop", "ask.myshopify.com"], "n\n")
+    assert code == 1 and "cancelled; nothing was deleted" in shown, shown
+    assert target.load_session("ask.myshopify.com_1") is not None
+    code, shown = _on_a_terminal([*base, "purge-expired"], "n\n")
+    assert code == 1 and target.load_session("ask.myshopify.com_1") is not None, shown
+    code, shown = _on_a_terminal([*base, "purge-expired", "--yes"], "")
+    assert code == 0 and "deleted 1 expired session" in shown, shown

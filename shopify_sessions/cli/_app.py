@@ -34,7 +34,16 @@ from shopify_sessions.errors import (
 from shopify_sessions.local import MissingExtraError, is_local_endpoint, local_credentials
 from shopify_sessions.settings import resolve_connection
 
-__all__ = ["Settings", "cli", "err_console", "fail", "main", "out_console", "progress"]
+__all__ = [
+    "Settings",
+    "cli",
+    "confirm",
+    "err_console",
+    "fail",
+    "main",
+    "out_console",
+    "progress",
+]
 
 DEBUG_ENV = "SHOPIFY_SESSIONS_DEBUG"
 MASK = "***"
@@ -76,6 +85,14 @@ def env_cipher(*, required: str | None = None) -> TokenCipher | None:
             f"(and optionally {ACTIVE_KEY_ID_ENV}; the last key listed is active by default)"
         )
     return cipher
+
+
+def confirm(question: str, yes: bool) -> None:
+    """Ask before destroying data, on a terminal only (scripts and pipes are not asked)."""
+    if yes or not sys.stdin.isatty():
+        return
+    if not click.confirm(question, default=False, err=True):
+        raise click.ClickException("cancelled; nothing was deleted (--yes skips this question)")
 
 
 def fail(message: str) -> None:

@@ -14,10 +14,11 @@ from shopify_sessions.dynamodb import DynamoDBSessionStorage
 from shopify_sessions.errors import CorruptSessionError, SessionConflictError
 from shopify_sessions.session import Session
 
-from ._app import Settings, cli, env_cipher, out_console, progress
+from ._app import Settings, cli, confirm, env_cipher, out_console, progress
 from ._view import OpaqueTokens, ScannedSession, masked_json, scan, session_detail, sessions_table
 
 DELETE_CHUNK = 100  # ids per delete_sessions call: four concurrent batches, then progress
+PREVIEW_ROWS = 20  # rows a dry run shows; --json gives every id
 
 
 def _sorted(sessions: list[Session]) -> list[Session]:
@@ -30,7 +31,10 @@ def _echo_json(value: Any) -> None:
 
 @cli.command("list", short_help="List sessions (all, or one shop's); tokens masked.")
 @click.option("--shop", help="Only this shop's sessions (a query on the shop index).")
-@click.option("--json", "as_json", is_flag=True, help="JSON array (export format, masked).")
+@click.option(
+    "--json", "as_json", is_flag=True,
+    help="JSON array, tokens masked: not a backup (use export).",
+)  # fmt: skip
 @click.pass_obj
 def list_sessions(settings: Settings, shop: str | None, as_json: bool) -> None:
     """List sessions, all of them (a table scan) or one shop's. Tokens are masked."""
@@ -55,7 +59,10 @@ def list_sessions(settings: Settings, shop: str | None, as_json: bool) -> None:
 
 @cli.command(short_help="Show one session; tokens masked unless --reveal.")
 @click.argument("session_id", metavar="ID")
-@click.option("--json", "as_json", is_flag=True, help="The session's JSON (export format).")
+@click.option(
+    "--json", "as_json", is_flag=True,
+    help="The session's JSON, tokens masked unless --reveal: not a backup (use export).",
+)  # fmt: skip
 @click.option("--reveal", is_flag=True, help="Show the tokens themselves.")
 @click.pass_obj
 def show(settings: Settings, session_id: str, as_json: bool, reveal: bool) -> None:
@@ -75,14 +82,24 @@ def show(settings: Settings, session_id: str, as_json: bool, reveal: bool) -> No
 
 @cli.command(short_help="Delete sessions by id.")
 @click.argument("ids", metavar="ID...", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="What was deleted, as JSON.")
 @click.pass_obj
-def delete(settings: Settings, ids: tuple[str, ...]) -> None:
-    """Delete sessions by id (ids that are not stored are ignored)."""
+def delete(settings: Settings, ids: tuple[str, ...], as_json: bool) -> None:
+    """Delete sessions by id; ids that are not stored are reported as not found."""
     storage = settings.storage()
     unique = list(dict.fromkeys(ids))
-    storage.delete_sessions(unique)
-    noun = "id" if len(unique) == 1 else "ids"
-    click.echo(f"deleted {len(unique)} session {noun}: {', '.join(unique)}")
+    stored = set(storage.requests.get_items(unique, lambda item: str(item["id"]["S"])))
+    found = [id for id in unique if id in stored]
+    missing = [id for id in unique if id not in stored]
+    storage.delete_sessions(found)
+    if as_json:
+        _echo_json({"deleted": found, "not_found": missing})
+        return
+    if found:
+        noun = "session" if len(found) == 1 else "sessions"
+        click.echo(f"deleted {len(found)} {noun}: {', '.join(found)}")
+    if missing:
+        click.echo(f"not found (nothing to delete): {', '.join(missing)}")
 
 
 def _delete_in_chunks(storage: DynamoDBSessionStorage, ids: list[str], description: str) -> None:
@@ -95,14 +112,21 @@ def _delete_in_chunks(storage: DynamoDBSessionStorage, ids: list[str], descripti
 
 @cli.command("delete-shop", short_help="Delete every session of a shop.")
 @click.argument("shop")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation on a terminal.")
+@click.option("--json", "as_json", is_flag=True, help="What was deleted, as JSON.")
 @click.pass_obj
-def delete_shop(settings: Settings, shop: str) -> None:
+def delete_shop(settings: Settings, shop: str, yes: bool, as_json: bool) -> None:
     """Delete every session of a shop (what the app/uninstalled webhook does)."""
     storage = settings.storage()
     ids = storage.find_session_ids_by_shop(shop)
-    _delete_in_chunks(storage, ids, f"deleting the sessions of {shop}")
     noun = "session" if len(ids) == 1 else "sessions"
-    click.echo(f"deleted {len(ids)} {noun} of shop {shop!r}")
+    if ids:
+        confirm(f"delete {len(ids)} {noun} of shop {shop!r}?", yes)
+    _delete_in_chunks(storage, ids, f"deleting the sessions of {shop}")
+    if as_json:
+        _echo_json({"shop": shop, "deleted": len(ids)})
+    else:
+        click.echo(f"deleted {len(ids)} {noun} of shop {shop!r}")
 
 
 def is_purgeable(session: Session, now: datetime) -> bool:
@@ -145,9 +169,11 @@ def _delete_if_unchanged(storage: DynamoDBSessionStorage, entry: ScannedSession)
 
 
 @cli.command("purge-expired", short_help="Delete sessions that can no longer be used.")
-@click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")
+@click.option("--dry-run", is_flag=True, help="Only report what would be deleted.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation on a terminal.")
+@click.option("--json", "as_json", is_flag=True, help="The report as JSON (ids by shop).")
 @click.pass_obj
-def purge_expired(settings: Settings, dry_run: bool) -> None:
+def purge_expired(settings: Settings, dry_run: bool, yes: bool, as_json: bool) -> None:
     """Delete sessions whose access token has expired and that have no unexpired refresh token.
 
     Sessions that never expire are kept. A session refreshed after the scan is kept.
@@ -160,19 +186,34 @@ def purge_expired(settings: Settings, dry_run: bool) -> None:
         ]
     expired.sort(key=lambda entry: (entry.session.shop, entry.session.id))
     noun = "session" if len(expired) == 1 else "sessions"
+    by_shop: dict[str, list[str]] = {}
+    for entry in expired:
+        by_shop.setdefault(entry.session.shop, []).append(entry.session.id)
     if dry_run:
-        if expired:
-            out_console().print(
-                sessions_table([entry.session for entry in expired], title="would delete:")
-            )
-        click.echo(f"dry run: would delete {len(expired)} expired {noun}")
+        if as_json:
+            _echo_json({"would_delete": len(expired), "by_shop": by_shop})
+            return
+        shown = [entry.session for entry in expired[:PREVIEW_ROWS]]
+        if shown:
+            more = len(expired) - len(shown)
+            title = "would delete" + (f" (first {len(shown)}; {more} more)" if more else "") + ":"
+            out_console().print(sessions_table(shown, title=title))
+        click.echo(
+            f"dry run: would delete {len(expired)} expired {noun} of {len(by_shop)} "
+            f"shop{'' if len(by_shop) == 1 else 's'} (--json lists them all)"
+        )
         return
+    if expired:
+        confirm(f"delete {len(expired)} expired {noun} of {len(by_shop)} shops?", yes)
     deleted = 0
     with progress("deleting expired sessions", total=len(expired)) as advance:
         for entry in expired:
             deleted += _delete_if_unchanged(storage, entry)
             advance(1)
     kept = len(expired) - deleted
+    if as_json:
+        _echo_json({"deleted": deleted, "kept_changed": kept})
+        return
     suffix = f" ({kept} changed since the scan and kept)" if kept else ""
     click.echo(f"deleted {deleted} expired {'session' if deleted == 1 else 'sessions'}{suffix}")
 

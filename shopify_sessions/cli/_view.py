@@ -99,7 +99,7 @@ def when(value: datetime | None, *, now: datetime | None = None) -> Text:
     if value is None:
         return Text("-", style="dim")
     now = now or datetime.now(timezone.utc)
-    shown = f"{value:%Y-%m-%d %H:%M:%S}Z"
+    shown = f"{value:%Y-%m-%d %H:%M}Z"
     if value <= now:
         return Text(f"{shown} (expired)", style="red")
     return Text(shown)
@@ -110,22 +110,28 @@ def _token(value: str | None) -> Text:
 
 
 def sessions_table(sessions: list[Session], title: str | None = None) -> Table:
-    """One row per session, tokens masked."""
+    """One row per session, tokens masked; refresh-token columns only when one has them."""
+    refresh = any(session.refresh_token for session in sessions)
     table = Table(title=title, title_justify="left")
-    for header in ("id", "shop", "online", "scope", "expires", "access token", "refresh token"):
+    headers = ["id", "shop", "online", "scope", "expires", "access token"]
+    headers += ["refresh token", "refresh expires"] if refresh else []
+    for header in headers:
         table.add_column(header, overflow="fold")
-    table.add_column("refresh expires")
     for session in sessions:
-        table.add_row(
+        row = [
             Text(session.id),
             Text(session.shop),
             "yes" if session.is_online else "no",
             Text(session.scope or "-"),
             when(session.expires),
             _token(session.access_token),
-            _token(session.refresh_token),
-            when(session.refresh_token_expires) if session.refresh_token else Text("-"),
-        )
+        ]
+        if refresh:
+            row.append(_token(session.refresh_token))
+            row.append(
+                when(session.refresh_token_expires) if session.refresh_token else Text("-")
+            )
+        table.add_row(*row)
     return table
 
 
