@@ -214,3 +214,16 @@ def test_destructive_commands_ask_on_a_terminal(endpoint: str, table: str) -> No
     assert code == 1 and target.load_session("ask.myshopify.com_1") is not None, shown
     code, shown = _on_a_terminal([*base, "purge-expired", "--yes"], "")
     assert code == 0 and "deleted 1 expired session" in shown, shown
+
+
+def test_reporting_commands_speak_json(endpoint: str, table: str) -> None:
+    target = storage(endpoint, table)
+    for session in sessions():
+        target.store_session(session)
+    assert run("verify", "--json", endpoint=endpoint, table=table).json() == {
+        "table": table, "matches": True, "differences": []}  # fmt: skip
+    ttl = run("enable-ttl", "--json", endpoint=endpoint, table=table).json()
+    assert ttl["scanned"] == 3 and ttl["table"] == table
+    keys = {"SHOPIFY_SESSIONS_TOKEN_KEYS": "k1:" + "A" * 43}
+    rotated = run("re-encrypt", "--json", endpoint=endpoint, table=table, env=keys).json()
+    assert rotated == {"table": table, "scanned": 3, "rewritten": 3, "key": "k1"}

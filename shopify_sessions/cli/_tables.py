@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 
 from shopify_sessions.dynamodb import DynamoDBSessionStorage
@@ -84,24 +86,34 @@ def create_table(
 
 
 @cli.command(short_help="Check the table against the Node schema.")
+@click.option("--json", "as_json", is_flag=True, help="The result as JSON.")
 @click.pass_obj
-def verify(settings: Settings) -> None:
+def verify(settings: Settings, as_json: bool) -> None:
     """Check the table against the Node adapter's schema (exit code 1 on any difference)."""
     storage = settings.storage()
     names = _names(storage)
+    differences: list[str] = []
     try:
         storage.verify_table()
     except SchemaMismatchError as error:
+        differences = error.differences
+    if as_json:
+        click.echo(json.dumps({"table": storage.table_name, "matches": not differences,
+                               "differences": differences}))  # fmt: skip
+    elif differences:
         click.echo(f"{names} differs from the sessions schema:")
-        for difference in error.differences:
+        for difference in differences:
             click.echo(f"  - {difference}")
-        raise click.exceptions.Exit(1) from None
-    click.echo(f"OK: {names} matches the sessions schema")
+    else:
+        click.echo(f"OK: {names} matches the sessions schema")
+    if differences:
+        raise click.exceptions.Exit(1)
 
 
 @cli.command("enable-ttl", short_help="Turn on TTL and backfill the ttl attribute.")
+@click.option("--json", "as_json", is_flag=True, help="The result as JSON.")
 @click.pass_obj
-def enable_ttl(settings: Settings) -> None:
+def enable_ttl(settings: Settings, as_json: bool) -> None:
     """Turn on DynamoDB's TTL for an existing table and give every item its ttl.
 
     A session's ttl is its natural end (refresh token expiry, else access token expiry) plus
@@ -110,6 +122,10 @@ def enable_ttl(settings: Settings) -> None:
     storage = settings.storage()
     with progress(f"backfilling {TTL_ATTRIBUTE!r} on {storage.table_name!r}") as scanned:
         updated = storage.enable_ttl(progress=scanned)
+    if as_json:
+        click.echo(json.dumps({"table": storage.table_name, "scanned": scanned.done,
+                               "updated": updated}))  # fmt: skip
+        return
     click.echo(
         f"TTL is on for table {storage.table_name!r} (attribute {TTL_ATTRIBUTE!r}); "
         f"{updated} of {scanned.done} items given a new ttl"
@@ -117,8 +133,9 @@ def enable_ttl(settings: Settings) -> None:
 
 
 @cli.command("re-encrypt", short_help="Rewrite tokens under the active key.")
+@click.option("--json", "as_json", is_flag=True, help="The result as JSON.")
 @click.pass_obj
-def re_encrypt(settings: Settings) -> None:
+def re_encrypt(settings: Settings, as_json: bool) -> None:
     """Rewrite every item whose tokens are plaintext or under an older key, with the active
     key of $SHOPIFY_SESSIONS_TOKEN_KEYS.
 
@@ -129,6 +146,10 @@ def re_encrypt(settings: Settings) -> None:
     storage = settings.storage(cipher=cipher)
     with progress(f"re-encrypting {storage.table_name!r}") as scanned:
         rewritten = storage.re_encrypt(progress=scanned)
+    if as_json:
+        click.echo(json.dumps({"table": storage.table_name, "scanned": scanned.done,
+                               "rewritten": rewritten, "key": cipher.active_key_id}))  # fmt: skip
+        return
     click.echo(
         f"re-encrypted {rewritten} of {scanned.done} items under key {cipher.active_key_id!r} "
         f"in table {storage.table_name!r}"
