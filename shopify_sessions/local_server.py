@@ -85,12 +85,13 @@ class GuardedServer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> tuple[str, int]:
-        from moto.moto_server.werkzeug_app import (
-            DomainDispatcherApplication,
-            MotoRequestHandler,
-            create_backend_app,
-        )
-        from werkzeug.serving import make_server
+        from moto.moto_server import werkzeug_app
+        from werkzeug.serving import WSGIRequestHandler, make_server
+
+        DomainDispatcherApplication = werkzeug_app.DomainDispatcherApplication
+        create_backend_app = werkzeug_app.create_backend_app
+        # moto 5.2 added its own handler (header spelling for S3); 5.1 uses werkzeug's
+        MotoRequestHandler = getattr(werkzeug_app, "MotoRequestHandler", WSGIRequestHandler)
 
         app = DynamoOnly(DomainDispatcherApplication(create_backend_app), self.on_write)
         self._server = make_server(
