@@ -148,6 +148,14 @@ def storage(backend: Backend) -> Any:
 
 
 @pytest.fixture
-def count_requests() -> Callable[[DynamoDBSessionStorage], RequestCounter]:
+def count_requests() -> Iterator[Callable[[DynamoDBSessionStorage], RequestCounter]]:
     """``count_requests(storage)`` -> a counter of DynamoDB requests that storage sends."""
-    return RequestCounter.attach
+    counters: list[RequestCounter] = []
+
+    def attach(storage: DynamoDBSessionStorage) -> RequestCounter:
+        counters.append(RequestCounter.attach(storage))
+        return counters[-1]
+
+    yield attach
+    for counter in counters:
+        counter.detach()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -87,7 +88,9 @@ def _deny_batches(storage: Any) -> list[str]:
     """Make DynamoDB refuse batch actions as IAM would; returns the actions refused."""
     refused: list[str] = []
 
-    def deny(model: Any, **_: Any) -> Any:
+    def deny(model: Any, params: Any, **_: Any) -> Any:
+        if storage.table_name not in json.loads(params["body"]).get("RequestItems", {}):
+            return None  # another storage on the same (shared) botocore client
         refused.append(model.name)
         error = {
             "Code": "AccessDeniedException",
@@ -168,7 +171,10 @@ def _unprocess(storage: Any, action: str, keep: int, rounds: int) -> list[int]:
     sizes: list[int] = []
     client = storage.model._get_connection().connection.client
 
-    def trim(params: Any, **_: Any) -> None:
+    def trim(params: Any, context: Any, **_: Any) -> None:
+        if storage.table_name not in params.get("RequestItems", {}):
+            return  # another storage on the same (shared) botocore client
+        context["unprocessed_by"] = id(storage)
         request = next(iter(params["RequestItems"].values()))
         items = request["Keys"] if action == "BatchGetItem" else request
         sizes.append(len(items))
@@ -181,7 +187,9 @@ def _unprocess(storage: Any, action: str, keep: int, rounds: int) -> list[int]:
         else:
             storage._test_unprocessed = []
 
-    def report(parsed: Any, **_: Any) -> None:
+    def report(parsed: Any, context: Any, **_: Any) -> None:
+        if context.get("unprocessed_by") != id(storage):
+            return
         left = storage._test_unprocessed
         if left:
             table = storage.table_name
