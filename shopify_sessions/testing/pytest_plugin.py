@@ -4,32 +4,44 @@ Enable them in your ``conftest.py``::
 
     pytest_plugins = ["shopify_sessions.testing.pytest_plugin"]
 
-then ask for ``fake_shopify`` (a started ``FakeShopify``, stopped after the test) or
-``fake_shopify_client`` (an ``httpx.Client`` whose requests to any ``https://{shop}/...`` reach
-it). The fake is imported only when a test uses a fixture, so enabling the plugin is cheap.
+then ask for ``fake_shopify`` (a started ``FakeShopify``, stopped after the test; its token
+endpoint and an Admin GraphQL endpoint answering 401 to revoked tokens), ``fake_shopify_client``
+(an ``httpx.Client`` whose requests to any ``https://{shop}/...`` reach it) or
+``memory_storage`` (an empty ``MemorySessionStorage``). Override ``fake_shopify_options`` to
+give the fake your app's client id and secret (shopifyapp verifies session tokens with them).
+The fake is imported only when a test uses a fixture, so enabling the plugin is cheap.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
     import httpx
 
+    from shopify_sessions.memory import MemorySessionStorage
+
     from .fake_shopify import FakeShopify
 
-__all__ = ["fake_shopify", "fake_shopify_client"]
+__all__ = ["fake_shopify", "fake_shopify_client", "fake_shopify_options", "memory_storage"]
 
 
 @pytest.fixture
-def fake_shopify() -> Iterator[FakeShopify]:
+def fake_shopify_options() -> dict[str, Any]:
+    """Keyword arguments of ``FakeShopify`` (``client_id``, ``client_secret``, ``latency``, ...);
+    override this fixture in your conftest.py to match your app's configuration."""
+    return {}
+
+
+@pytest.fixture
+def fake_shopify(fake_shopify_options: dict[str, Any]) -> Iterator[FakeShopify]:
     """A started fake Shopify, with fresh state for each test."""
     from .fake_shopify import FakeShopify
 
-    with FakeShopify() as fake:
+    with FakeShopify(**fake_shopify_options) as fake:
         yield fake
 
 
@@ -38,3 +50,13 @@ def fake_shopify_client(fake_shopify: FakeShopify) -> Iterator[httpx.Client]:
     """An ``httpx.Client`` routed to ``fake_shopify``, closed after the test."""
     with fake_shopify.client() as client:
         yield client
+
+
+@pytest.fixture
+def memory_storage() -> Iterator[MemorySessionStorage]:
+    """An empty in-process storage with the DynamoDB storage's contract, closed after the test."""
+    from shopify_sessions.memory import MemorySessionStorage
+
+    storage = MemorySessionStorage()
+    yield storage
+    storage.close()

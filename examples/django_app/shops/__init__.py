@@ -1,0 +1,1 @@
+"""The example's Django app: views, the Shopify backend, the check_shops command."""
