@@ -10,6 +10,7 @@ from typing import Any
 from pynamodb.attributes import Attribute
 from pynamodb.constants import STRING
 
+from ._jsdate import parse_js_date
 from .session import normalize_datetime
 
 __all__ = ["NodeDateTimeAttribute", "format_node_datetime", "parse_iso_datetime"]
@@ -54,14 +55,17 @@ def parse_iso_datetime(text: str) -> datetime:
     elif ":" not in zone:
         zone = f"{zone[:3]}:{zone[3:]}"
     clock = match["time"] if match["time"].count(":") == 2 else match["time"] + ":00"
-    parsed = datetime.fromisoformat(f"{match['date']}T{clock}.{fraction}{zone}")
-    return normalize_datetime(parsed.astimezone(timezone.utc))
+    try:
+        parsed = datetime.fromisoformat(f"{match['date']}T{clock}.{fraction}{zone}")
+        return normalize_datetime(parsed.astimezone(timezone.utc))
+    except OverflowError:
+        raise ValueError(f"date-time out of range (years 1 to 9999): {text[:40]!r}") from None
 
 
 class NodeDateTimeAttribute(Attribute[datetime]):
     """A date stored as the Node adapter stores it: an ISO-8601 string in UTC, milliseconds.
 
-    Reads that form and any ISO-8601 date-time with an offset (naive ones as UTC).
+    Reads every string form ``new Date(string)`` reads in Node (see ``_jsdate``).
     """
 
     attr_type = STRING
@@ -71,7 +75,7 @@ class NodeDateTimeAttribute(Attribute[datetime]):
 
     def deserialize(self, value: Any) -> datetime:
         try:
-            return parse_iso_datetime(value)
+            return parse_js_date(value)
         except (TypeError, ValueError) as error:
             # name the attribute: PynamoDB's from_raw_data does not say which one failed
             raise ValueError(f"'{self.attr_name}' attribute: {error}") from None

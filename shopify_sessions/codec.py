@@ -1,17 +1,23 @@
 """Session <-> SessionModel <-> DynamoDB item: the one place the two shapes meet.
 
 Absent optional fields are left out of the item (never NULL or ""), as the Node adapter does.
-Reading checks what PynamoDB does not (required attributes present) and turns any bad
-attribute into a ``CorruptSessionError`` naming the session and the attribute.
+Reading accepts what the Node adapter's ``deserializeSession`` reads (dates as any string
+``new Date()`` parses or as epoch-ms numbers, ``""`` dates as absent, ``isOnline`` as a string
+or number) and keeps what ``onlineAccessInfo`` holds beyond this package's fields (unknown
+keys, NULLs) so a re-store writes it back. Anything else turns into a ``CorruptSessionError``
+naming the session and the attribute.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import fields
+from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
-from pynamodb.attributes import MapAttribute
-
+from ._avjson import attribute_value_to_json, json_to_attribute_value
+from ._js import MAX_SAFE_INTEGER, js_lower
+from ._jsdate import DateRangeError, date_from_epoch_ms, parse_js_date
 from .errors import CorruptSessionError
 from .model import AssociatedUserMap, OnlineAccessInfoMap, SessionModel
 from .session import AssociatedUser, OnlineAccessInfo, Session
@@ -19,6 +25,28 @@ from .session import AssociatedUser, OnlineAccessInfo, Session
 __all__ = ["item_to_session", "model_to_session", "session_to_item", "session_to_model"]
 
 M = TypeVar("M", bound=SessionModel)
+
+_STRINGS = (
+    ("id", "id"),
+    ("shop", "shop"),
+    ("state", "state"),
+    ("scope", "scope"),
+    ("accessToken", "access_token"),
+    ("refreshToken", "refresh_token"),
+)
+_DATES = (("expires", "expires"), ("refreshTokenExpires", "refresh_token_expires"))
+_REQUIRED = (("id", "id"), ("shop", "shop"), ("state", "state"), ("isOnline", "is_online"))
+_INFO_TYPES = {"expires_in": "N", "associated_user_scope": "S", "associated_user": "M"}
+_USER_TYPES = {
+    "id": "N",
+    "first_name": "S",
+    "last_name": "S",
+    "email": "S",
+    "email_verified": "BOOL",
+    "account_owner": "BOOL",
+    "locale": "S",
+    "collaborator": "BOOL",
+}
 
 
 def session_to_model(session: Session, model: type[M]) -> M:
@@ -51,118 +79,178 @@ def model_to_session(instance: SessionModel) -> Session:
 def item_to_session(item: dict[str, Any], model: type[SessionModel] = SessionModel) -> Session:
     """A ``Session`` from a raw DynamoDB item (attribute-value JSON).
 
-    Each value goes through the model's own PynamoDB attribute (``deserialize``), but without
-    building a model instance: that container machinery cost two thirds of decoding time,
-    which matters when a find returns thousands of sessions.
+    ``model`` is accepted for symmetry: bound models differ only in table and connection.
+    Decoding is plain code over the item, without model instances: that container machinery
+    cost two thirds of decoding time, which matters when a find returns thousands of sessions.
     """
     raw_id = item.get("id")
     session_id = raw_id.get("S", "<no id>") if isinstance(raw_id, dict) else "<no id>"
-    # Bound models only rename the table: SessionModel's attributes decode for all of them,
-    # and keep the decoder cache at one entry per attribute container.
-    fields = _decode(item, SessionModel, "", session_id)
-    for name in ("id", "shop", "state", "is_online"):
-        if fields.get(name) is None:
-            raise CorruptSessionError(session_id, _STORED_NAMES[name], "is missing")
-    fields.pop("ttl", None)  # storage metadata, not part of the session
-    info = fields.pop("online_access_info", None)
-    try:
-        if info is not None:
-            user = info.pop("associated_user", None)
-            if user is not None:
-                if user.get("id") is None:
-                    raise CorruptSessionError(
-                        session_id, "onlineAccessInfo.associated_user.id", "is missing"
-                    )
-                user["id"] = _as_int(user["id"])
-                info["associated_user"] = AssociatedUser(**user)
-            info["expires_in"] = _as_int(info.get("expires_in"))
-            fields["online_access_info"] = OnlineAccessInfo(**info)
-        return Session(**fields)
-    except TypeError as error:
-        raise CorruptSessionError(session_id, _field_in(str(error)), "has the wrong type") from None
+    reader = _ItemReader(session_id)
+    values: dict[str, Any] = {}
+    for stored, name in _STRINGS:
+        value = reader.present(item, stored)
+        if value is not None:
+            values[name] = reader.typed(value, stored, "S")
+    online = reader.present(item, "isOnline")
+    if online is not None:
+        values["is_online"] = reader.boolean(online)
+    for stored, name in _DATES:
+        value = reader.present(item, stored)
+        date = reader.date(value, stored) if value is not None else None
+        if date is not None:
+            values[name] = date
+    info = reader.present(item, "onlineAccessInfo")
+    if info is not None:
+        values["online_access_info"] = reader.info(reader.typed(info, "onlineAccessInfo", "M"))
+    for stored, name in _REQUIRED:
+        if name not in values:
+            raise CorruptSessionError(session_id, stored, "is missing")
+    return Session(**values)
 
 
-_Decoder = tuple[str, str, str, Any, bool]  # python name, stored name, type, attribute, is map
-_decoders: dict[type[Any], list[_Decoder]] = {}
+class _ItemReader:
+    """Reads one item's attributes; every failure is a ``CorruptSessionError`` naming them."""
 
+    def __init__(self, session_id: str) -> None:
+        self.session_id = session_id
 
-def _decoders_of(container: type[Any]) -> list[_Decoder]:
-    decoders = _decoders.get(container)
-    if decoders is None:
-        decoders = [
-            (
-                name,
-                attr.attr_name,
-                attr.attr_type,
-                attr,
-                isinstance(attr, MapAttribute) and type(attr) is not MapAttribute,
-            )
-            for name, attr in container.get_attributes().items()
-        ]
-        _decoders[container] = decoders
-    return decoders
+    def fail(self, where: str, reason: str) -> CorruptSessionError:
+        return CorruptSessionError(self.session_id, where, reason)
 
-
-def _decode(
-    raw: dict[str, Any], container: type[Any], path: str, session_id: str
-) -> dict[str, Any]:
-    """Python-named values of one item or typed map; absent and NULL values are left out."""
-    fields: dict[str, Any] = {}
-    for name, stored, attr_type, attr, is_map in _decoders_of(container):
-        value = raw.get(stored)
+    def present(self, raw: dict[str, Any], key: str) -> dict[str, Any] | None:
+        """The attribute value, or ``None`` when absent or NULL (Node treats both as absent)."""
+        value = raw.get(key)
         if not value or "NULL" in value:
-            continue
-        where = f"{path}{stored}"
-        if attr_type not in value:
-            kinds = "/".join(value)
-            raise CorruptSessionError(session_id, where, f"is {kinds}, expected {attr_type}")
-        if is_map:
-            fields[name] = _decode(value[attr_type], type(attr), f"{where}.", session_id)
-            continue
+            return None
+        if not isinstance(value, dict):
+            raise self.fail(key, "is not a DynamoDB attribute value")
+        return value
+
+    def typed(self, value: dict[str, Any], where: str, kind: str) -> Any:
+        if kind not in value:
+            raise self.fail(where, f"is {'/'.join(value)}, expected {kind}")
+        return value[kind]
+
+    def boolean(self, value: dict[str, Any]) -> bool:
+        """``isOnline``: BOOL; a string or number the way ``fromPropertyArray`` reads one."""
+        if "S" in value:
+            return js_lower(value["S"]) == "true"
+        if "N" in value:
+            return self.number(value, "isOnline") != 0
+        return bool(self.typed(value, "isOnline", "BOOL"))
+
+    def number(self, value: dict[str, Any], where: str) -> Decimal:
         try:
-            fields[name] = attr.deserialize(value[attr_type])
-        except (TypeError, ValueError) as error:
-            raise CorruptSessionError(session_id, where, f"cannot be read ({error})") from None
-    return fields
+            return Decimal(str(self.typed(value, where, "N")))
+        except InvalidOperation:
+            raise self.fail(where, "is not a number") from None
+
+    def date(self, value: dict[str, Any], where: str) -> Any:
+        """``new Date(value)`` for a string or epoch-ms number; ``""`` and ``0`` are absent."""
+        try:
+            if "S" in value:
+                return parse_js_date(value["S"]) if value["S"] else None
+            number = self.number(value, where)
+            return date_from_epoch_ms(float(number)) if number else None
+        except DateRangeError as error:
+            raise self.fail(where, str(error)) from None
+        except ValueError as error:
+            raise self.fail(where, f"cannot be read ({error})") from None
+
+    def info(self, raw: dict[str, Any]) -> OnlineAccessInfo:
+        known, extra = self.map(raw, "onlineAccessInfo", _INFO_TYPES)
+        user = known.pop("associated_user", None)
+        if user == {}:
+            extra["associated_user"] = {}  # Node's fromPropertyArray shape: no user known
+        elif user is not None:
+            where = "onlineAccessInfo.associated_user"
+            user_known, user_extra = self.map(user, where, _USER_TYPES)
+            if "id" not in user_known:
+                raise self.fail(f"{where}.id", "is missing")
+            known["associated_user"] = AssociatedUser(**user_known, extra=user_extra)
+        return OnlineAccessInfo(**known, extra=extra)
+
+    def map(
+        self, raw: dict[str, Any], path: str, types: dict[str, str]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Known keys decoded by type, and the rest (unknown keys, NULLs) as JSON values."""
+        known: dict[str, Any] = {}
+        extra: dict[str, Any] = {}
+        for key, value in raw.items():
+            where = f"{path}.{key}"
+            if key not in types or (isinstance(value, dict) and "NULL" in value):
+                try:
+                    _check_readable_by_node(value)
+                    extra[key] = attribute_value_to_json(value)
+                except ValueError as error:
+                    raise self.fail(where, f"cannot be kept ({error})") from None
+                continue
+            data = self.typed(value, where, types[key])
+            if types[key] == "N":
+                known[key] = self.integer(value, where)
+            elif types[key] == "M":
+                known[key] = data
+            else:
+                known[key] = data if types[key] == "S" else bool(data)
+        return known, extra
+
+    def integer(self, value: dict[str, Any], where: str) -> int:
+        number = self.number(value, where)
+        if number != number.to_integral_value() or abs(number) > MAX_SAFE_INTEGER:
+            raise self.fail(where, "is not an integer JavaScript holds exactly")
+        return int(number)
 
 
-def _as_int(value: Any) -> Any:
-    """NumberAttribute yields int or float; Shopify's numbers here are integers."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
+_BIGINT = re.compile(r"\s*[+-]?\d+\s*")
+
+
+def _check_readable_by_node(value: Any) -> None:
+    """Node's unmarshall reads a number beyond 2**53 only as a BigInt (an integer literal):
+    refuse what it cannot read, as it does, rather than store what Node then cannot load."""
+    if not isinstance(value, dict):
+        return
+    if "N" in value and not _BIGINT.fullmatch(str(value["N"])):
+        try:
+            number = Decimal(str(value["N"]))
+        except InvalidOperation:
+            raise ValueError("not a number") from None
+        if not number.is_finite() or abs(number) > MAX_SAFE_INTEGER:
+            raise ValueError("a number beyond 2**53 that is not an integer literal")
+    for inner in (value.get("M") or {}).values():
+        _check_readable_by_node(inner)
+    for inner in value.get("L") or []:
+        _check_readable_by_node(inner)
 
 
 def _info_to_map(info: OnlineAccessInfo) -> OnlineAccessInfoMap:
     user = info.associated_user
-    return OnlineAccessInfoMap(  # type: ignore[no-untyped-call]
+    user_map = None
+    if user is not None:
+        user_map = AssociatedUserMap(  # type: ignore[no-untyped-call]
+            id=user.id,
+            first_name=user.first_name,
+            last_name=user.last_name,
+            email=user.email,
+            email_verified=user.email_verified,
+            account_owner=user.account_owner,
+            locale=user.locale,
+            collaborator=user.collaborator,
+        )
+        user_map.extra_values = _raw_extra(user)
+    info_map = OnlineAccessInfoMap(  # type: ignore[no-untyped-call]
         expires_in=info.expires_in,
         associated_user_scope=info.associated_user_scope,
-        associated_user=(
-            AssociatedUserMap(  # type: ignore[no-untyped-call]
-                id=user.id,
-                first_name=user.first_name,
-                last_name=user.last_name,
-                email=user.email,
-                email_verified=user.email_verified,
-                account_owner=user.account_owner,
-                locale=user.locale,
-                collaborator=user.collaborator,
-            )
-            if user is not None
-            else None
-        ),
+        associated_user=user_map,
     )
+    info_map.extra_values = _raw_extra(info)
+    return info_map
 
 
-_STORED_NAMES = {name: attr.attr_name for name, attr in SessionModel.get_attributes().items()}
-
-
-def _field_in(message: str) -> str:
-    """The stored attribute name behind a Session/AssociatedUser TypeError message."""
-    match = re.search(r"Session\.(\w+)|AssociatedUser\.(\w+)", message)
-    if match is None:
-        return "?"
-    if match.group(1):
-        return _STORED_NAMES.get(match.group(1), match.group(1))
-    return f"onlineAccessInfo.associated_user.{match.group(2)}"
+def _raw_extra(obj: AssociatedUser | OnlineAccessInfo) -> dict[str, dict[str, Any]]:
+    """``obj.extra`` as attribute values; a key whose field is set is the field's."""
+    names = {f.name for f in fields(obj)} - {"extra"}
+    return {
+        key: json_to_attribute_value(value)
+        for key, value in obj.extra.items()
+        if key not in names or getattr(obj, key) is None
+    }

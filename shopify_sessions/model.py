@@ -40,10 +40,35 @@ _SECRET_ATTRIBUTES = frozenset({"access_token", "refresh_token"})
 _MASKED = "'***'"
 
 
-class AssociatedUserMap(MapAttribute[str, Any]):
+class _MapKeepingExtra(MapAttribute[str, Any]):
+    """A typed map that also carries the stored keys it declares no attribute for.
+
+    ``extra_values`` holds raw attribute values (unknown keys, NULLs) read from an item, or
+    set by the codec from ``OnlineAccessInfo.extra``; they are written back as they are, as
+    the Node adapter writes back whatever its map held.
+    """
+
+    extra_values: dict[str, dict[str, Any]]
+
+    def serialize(self, values: Any, *, null_check: bool = True) -> Any:
+        container = super().serialize(values, null_check=null_check)
+        for key, value in (getattr(values, "extra_values", None) or {}).items():
+            container.setdefault(key, value)
+        return container
+
+    def deserialize(self, values: Any) -> Any:
+        instance = super().deserialize(values)  # type: ignore[no-untyped-call]
+        declared = {attr.attr_name for attr in self.get_attributes().values()}
+        instance.extra_values = {
+            key: value for key, value in values.items() if key not in declared or "NULL" in value
+        }
+        return instance
+
+
+class AssociatedUserMap(_MapKeepingExtra):
     """``onlineAccessInfo.associated_user``: the staff member of an online session."""
 
-    id = NumberAttribute()
+    id = NumberAttribute(null=True)  # never absent in a Session; null for Node's {} shape
     first_name = UnicodeAttribute(null=True)
     last_name = UnicodeAttribute(null=True)
     email = UnicodeAttribute(null=True)
@@ -53,7 +78,7 @@ class AssociatedUserMap(MapAttribute[str, Any]):
     collaborator = BooleanAttribute(null=True)
 
 
-class OnlineAccessInfoMap(MapAttribute[str, Any]):
+class OnlineAccessInfoMap(_MapKeepingExtra):
     """``onlineAccessInfo``: keys stay snake_case, as Shopify's API returns them."""
 
     expires_in = NumberAttribute(null=True)
@@ -106,6 +131,15 @@ class SessionModel(Model):
     ttl = NumberAttribute(null=True)
 
     shop_index: ClassVar[ShopIndex] = ShopIndex()
+    _settings: ClassVar[ConnectionSettings | None] = None  # set on models bound by bind_model
+
+    @classmethod
+    def _get_connection(cls) -> Any:
+        """PynamoDB's connection; a bound model's shares the botocore client of its settings."""
+        connection = super()._get_connection()
+        if cls._settings is not None:
+            _share_client(connection, cls._settings)
+        return connection
 
     def __repr__(self) -> str:
         """PynamoDB's repr, with the tokens masked: admin scripts print and log models."""
@@ -201,6 +235,31 @@ class SessionModel(Model):
 
 _bound_models: dict[tuple[str, str, ConnectionSettings], type[SessionModel]] = {}
 _bound_models_lock = threading.Lock()
+# One botocore client per connection settings, whatever the table: each PynamoDB connection
+# would otherwise make its own botocore session and client (about 10 MB each, mostly the
+# service model and endpoint data), once per table a process touches.
+_clients: dict[ConnectionSettings, Any] = {}
+
+
+def _share_client(connection: Any, settings: ConnectionSettings) -> None:
+    """Put the botocore client of ``settings`` into a new PynamoDB connection."""
+    base = connection.connection
+    if base._client is None:
+        with _bound_models_lock:
+            client = _clients.get(settings)
+            if client is None:
+                client = _clients[settings] = base.client
+            base._client = client
+
+
+def _forget_clients_after_fork() -> None:
+    """A forked child must not share its parent's sockets: new clients, made on first use."""
+    _clients.clear()
+    for model in _bound_models.values():
+        model._connection = None
+
+
+os.register_at_fork(after_in_child=_forget_clients_after_fork)
 
 
 def bind_model(
@@ -254,6 +313,7 @@ def _make_bound_model(
         "Meta": model_meta,
         "shop_index": index_cls(),
         "_connection": None,
+        "_settings": connection,
         "__module__": __name__,
     }
     return type(f"SessionModel_{table_name}", (SessionModel,), namespace)

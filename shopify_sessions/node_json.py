@@ -24,7 +24,8 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .attributes import parse_iso_datetime
+from ._avjson import attribute_value_to_json, json_to_attribute_value
+from ._jsdate import DateRangeError, parse_js_date
 from .codec import item_to_session, session_to_item
 from .errors import SessionStorageError
 from .item_size import MAX_ITEM_BYTES, item_size
@@ -61,7 +62,7 @@ _DATES = ("expires", "refreshTokenExpires")
 NODE_JSON_KEYS = frozenset((*_REQUIRED, *_STRINGS, *_DATES, "onlineAccessInfo"))
 _IGNORED = frozenset({TTL_ATTRIBUTE})  # a raw item's storage metadata: accepted and dropped
 _INFO_KEYS = {
-    "expires_in": "number",
+    "expires_in": "integer",
     "associated_user_scope": "string",
     "associated_user": "object",
 }
@@ -75,55 +76,6 @@ _USER_KEYS = {
     "locale": "string",
     "collaborator": "boolean",
 }
-
-
-# --- attribute values <-> JSON values ----------------------------------------------------------
-
-
-def attribute_value_to_json(value: Mapping[str, Any]) -> Any:
-    """One DynamoDB attribute value (``{"S": "x"}``, ``{"N": "1"}``, ...) as a JSON value.
-
-    Handles the types a session item holds: S, N (int when integral, else float), BOOL, M, L
-    and NULL.
-    """
-    if not isinstance(value, Mapping) or len(value) != 1:
-        raise ValueError(f"not a DynamoDB attribute value: {type(value).__name__}")
-    ((kind, data),) = value.items()
-    if kind == "S":
-        return str(data)
-    if kind == "N":
-        number = Decimal(str(data))
-        return int(number) if number == number.to_integral_value() else float(number)
-    if kind == "BOOL":
-        return bool(data)
-    if kind == "NULL":
-        return None
-    if kind == "M":
-        return {key: attribute_value_to_json(inner) for key, inner in data.items()}
-    if kind == "L":
-        return [attribute_value_to_json(inner) for inner in data]
-    raise ValueError(f"unsupported DynamoDB attribute type {kind!r}")
-
-
-def json_to_attribute_value(value: Any) -> dict[str, Any]:
-    """One JSON value as a DynamoDB attribute value (the inverse of the function above)."""
-    if value is None:
-        return {"NULL": True}
-    if isinstance(value, bool):  # before int: bool is an int in Python
-        return {"BOOL": value}
-    if isinstance(value, int):
-        return {"N": str(value)}
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError("numbers must be finite")
-        return {"N": repr(value)}
-    if isinstance(value, str):
-        return {"S": value}
-    if isinstance(value, Mapping):
-        return {"M": {str(key): json_to_attribute_value(inner) for key, inner in value.items()}}
-    if isinstance(value, (list, tuple)):
-        return {"L": [json_to_attribute_value(inner) for inner in value]}
-    raise ValueError(f"not a JSON value: {type(value).__name__}")
 
 
 # --- sessions ------------------------------------------------------------------------------------
@@ -142,7 +94,8 @@ def node_json_to_session(obj: Any) -> Session:
     """The ``Session`` whose plain JSON is ``obj``, after checking every key and type.
 
     Raises ``ValueError`` naming the first problem (unknown key, missing key, wrong type,
-    unreadable date); a ``ttl`` key is accepted and ignored. Token values are never echoed.
+    unreadable date); a ``ttl`` key is accepted and ignored. Inside ``onlineAccessInfo`` other
+    keys and nulls are kept, as Node keeps them. Token values are never echoed.
     """
     if not isinstance(obj, Mapping):
         raise ValueError(f"expected a JSON object, got {_json_type(obj)}")
@@ -170,7 +123,9 @@ def node_json_to_session(obj: Any) -> Session:
         if obj.get(key) is not None:
             _expect(where, key, obj[key], "string")
             try:
-                parse_iso_datetime(obj[key])
+                parse_js_date(obj[key])
+            except DateRangeError:
+                raise ValueError(f"{where}{key!r} is out of range (years 1 to 9999)") from None
             except ValueError:
                 raise ValueError(
                     f"{where}{key!r} is not an ISO-8601 date-time "
@@ -180,7 +135,7 @@ def node_json_to_session(obj: Any) -> Session:
     if info is not None:
         _check_object(where, "onlineAccessInfo", info, _INFO_KEYS)
         user = info.get("associated_user")
-        if user is not None:
+        if user:  # {} is Node's "no user known" (fromPropertyArray without a user id)
             path = "onlineAccessInfo.associated_user"
             _check_object(where, path, user, _USER_KEYS)
             if user.get("id") is None:
@@ -260,13 +215,10 @@ def _refuse_constant(name: str) -> Any:
 
 
 def _check_object(where: str, path: str, value: Any, keys: Mapping[str, str]) -> None:
+    """Known keys must have their type; other keys are kept as they are, like Node keeps them."""
     _expect(where, path, value, "object")
     for key, inner in value.items():
-        if key not in keys:
-            raise ValueError(
-                f"{where}unknown key '{path}.{key}' (known: {', '.join(sorted(keys))})"
-            )
-        if inner is not None:
+        if key in keys and inner is not None:
             _expect(where, f"{path}.{key}", inner, keys[key])
 
 

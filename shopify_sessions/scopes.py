@@ -6,10 +6,14 @@ import re
 from collections.abc import Iterable
 from typing import Union
 
+from ._js import JS_WHITESPACE, js_trim
+
 __all__ = ["AuthScopes", "ScopesLike"]
 
-_SPLIT = re.compile(r",\s*")
-_WRITE = re.compile(r"^(unauthenticated_)?write_(.*)$")
+# JavaScript's \s and trim(), not Python's: they differ on U+FEFF, U+001C-U+001F and U+0085
+_SPLIT = re.compile(f",[{re.escape(JS_WHITESPACE)}]*")
+# JavaScript's "." stops at every line terminator, and its "$" only at the very end
+_WRITE = re.compile("(unauthenticated_)?write_([^\n\r\u2028\u2029]*)")
 
 ScopesLike = Union["AuthScopes", str, Iterable[str], None]
 
@@ -32,7 +36,9 @@ class AuthScopes:
             names = []
         else:
             names = list(scopes)
-        names = [name.strip() for name in names if name.strip()]
+            if not all(isinstance(name, str) for name in names):
+                raise TypeError("AuthScopes takes a str, an iterable of str or AuthScopes")
+        names = [js_trim(name) for name in names if js_trim(name)]
         implied = {_implied(name) for name in names} - {None}
         # dict keeps first-seen order, so str() is stable and mirrors the input
         self.compressed: dict[str, None] = dict.fromkeys(n for n in names if n not in implied)
@@ -70,7 +76,7 @@ class AuthScopes:
 
 
 def _implied(scope: str) -> str | None:
-    match = _WRITE.match(scope)
+    match = _WRITE.fullmatch(scope)
     if match is None:
         return None
     return f"{match.group(1) or ''}read_{match.group(2)}"

@@ -7,10 +7,12 @@ stored session means (expiry, scopes, activity). Storage-specific code lives els
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, fields
+import math
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from ._js import MAX_SAFE_INTEGER
 from .scopes import AuthScopes, ScopesLike
 
 __all__ = [
@@ -53,7 +55,11 @@ def normalize_datetime(value: datetime) -> datetime:
 
 @dataclass
 class AssociatedUser:
-    """The Shopify staff member an online session belongs to."""
+    """The Shopify staff member an online session belongs to.
+
+    ``extra`` keeps what a stored ``associated_user`` map held beyond these fields (keys
+    Shopify added later, NULL values) so re-storing a session loses nothing a Node app wrote.
+    """
 
     id: int
     first_name: str | None = None
@@ -63,19 +69,96 @@ class AssociatedUser:
     account_owner: bool | None = None
     locale: str | None = None
     collaborator: bool | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        if isinstance(self.id, bool) or not isinstance(self.id, int):
-            raise TypeError(f"AssociatedUser.id must be an int, got {type(self.id).__name__}")
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, _checked_nested(self, name, value))
 
 
 @dataclass
 class OnlineAccessInfo:
-    """Extra data Shopify returns with an online (per-user) access token."""
+    """Extra data Shopify returns with an online (per-user) access token.
+
+    ``extra`` keeps the stored map's other keys and NULL values, and an empty
+    ``associated_user`` map (what Node's ``fromPropertyArray`` builds without a user id).
+    """
 
     expires_in: int | None = None
     associated_user_scope: str | None = None
     associated_user: AssociatedUser | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, _checked_nested(self, name, value))
+
+
+_NESTED_TYPES: dict[str, tuple[type, ...]] = {
+    "id": (int,),
+    "expires_in": (int,),
+    "first_name": (str,),
+    "last_name": (str,),
+    "email": (str,),
+    "locale": (str,),
+    "associated_user_scope": (str,),
+    "email_verified": (bool,),
+    "account_owner": (bool,),
+    "collaborator": (bool,),
+    "associated_user": (AssociatedUser,),
+}
+
+
+def check_json_value(where: str, value: Any) -> None:
+    """What Node's marshall stores: str-keyed dicts, lists, str, bool, None, int, and floats
+    that are finite and within 2**53 (it refuses others; exact big ints pass as BigInt)."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"{where} keys must be str, got {type(key).__name__}")
+            check_json_value(f"{where}[{key!r}]", inner)
+    elif isinstance(value, list):
+        for position, inner in enumerate(value):
+            check_json_value(f"{where}[{position}]", inner)
+    elif isinstance(value, float):
+        if not math.isfinite(value) or abs(value) > MAX_SAFE_INTEGER:
+            raise ValueError(f"{where} must be a finite number within 2**53")
+    elif value is not None and not isinstance(value, (str, bool, int)):
+        raise TypeError(f"{where} must hold JSON values, got {type(value).__name__}")
+
+
+def _checked_nested(obj: AssociatedUser | OnlineAccessInfo, name: str, value: Any) -> Any:
+    """Type-check one AssociatedUser / OnlineAccessInfo field, naming it (values never shown)."""
+    where = f"{type(obj).__name__}.{name}"
+    if name == "extra":
+        return _checked_extra(obj, where, value)
+    kinds = _NESTED_TYPES[name]
+    if value is None and name != "id":
+        return None
+    is_int = kinds == (int,)
+    if not isinstance(value, kinds) or (is_int and isinstance(value, bool)):
+        expected = kinds[0].__name__ + ("" if name == "id" else " or None")
+        raise TypeError(f"{where} must be {expected}, got {type(value).__name__}")
+    if is_int and isinstance(value, int) and abs(value) > MAX_SAFE_INTEGER:
+        raise ValueError(f"{where} is beyond 2**53 - 1, which JavaScript cannot hold exactly")
+    extra = obj.__dict__.get("extra")
+    if extra:
+        extra.pop(name, None)  # a set field replaces a stored NULL marker
+    return value
+
+
+def _checked_extra(obj: AssociatedUser | OnlineAccessInfo, where: str, value: Any) -> Any:
+    if not isinstance(value, dict):
+        raise TypeError(f"{where} must be a dict, got {type(value).__name__}")
+    check_json_value(where, value)
+    for key, inner in value.items():
+        if key not in _NESTED_TYPES or key not in obj.__dataclass_fields__:
+            continue
+        empty_user = key == "associated_user" and inner == {}
+        if (inner is not None and not empty_user) or getattr(obj, key) is not None:
+            raise ValueError(
+                f"{where}[{key!r}] may only mark {key} as stored NULL (or, for "
+                f"associated_user, as an empty map) while the field itself is None"
+            )
+    return value
 
 
 @dataclass(eq=False)
@@ -105,7 +188,8 @@ class Session:
 
     def is_expired(self, within: timedelta = timedelta(0)) -> bool:
         """True when the access token expires before ``now + within``."""
-        return self.expires is not None and self.expires - within < datetime.now(timezone.utc)
+        # a difference of two datetimes never overflows, even for years 1 and 9999
+        return self.expires is not None and self.expires - _utcnow() < within
 
     def is_scope_included(self, scopes: ScopesLike) -> bool:
         """True when this session's scopes grant every scope in ``scopes``."""
@@ -138,6 +222,25 @@ class Session:
 
         return from_property_array(entries, return_user_data)
 
+    def equals(self, other: object) -> bool:
+        """Node's ``equals``: same id, shop, state and is_online, and the same property array
+        with user data (so ``expires_in`` and ``associated_user_scope`` take no part)."""
+        if not isinstance(other, Session):
+            return False
+        if (self.id, self.shop, self.state, self.is_online) != (
+            other.id,
+            other.shop,
+            other.state,
+            other.is_online,
+        ):
+            return False
+        mine, theirs = (
+            sorted(session.to_property_array(True), key=lambda pair: pair[0])
+            for session in (self, other)
+        )
+        # typed comparison, like Node's JSON.stringify: 1 is not True, 1 is not "1"
+        return [(k, type(v), v) for k, v in mine] == [(k, type(v), v) for k, v in theirs]
+
     def copy(self) -> Session:
         """A deep copy: changing it never changes this session."""
         return copy.deepcopy(self)
@@ -164,6 +267,11 @@ class Session:
     __str__ = __repr__
 
 
+def _utcnow() -> datetime:
+    """The clock of ``is_expired`` / ``is_active`` (tests replace it to freeze time)."""
+    return datetime.now(timezone.utc)
+
+
 def _checked(name: str, value: Any) -> Any:
     """Validate and normalise one Session field; errors name the field, never its value."""
     if name in _REQUIRED_STR_FIELDS:
@@ -183,7 +291,10 @@ def _checked(name: str, value: Any) -> Any:
             raise TypeError(
                 f"Session.{name} must be a datetime or None, got {type(value).__name__}"
             )
-        return normalize_datetime(value)
+        try:
+            return normalize_datetime(value)
+        except OverflowError:
+            raise ValueError(f"Session.{name} is out of range once converted to UTC") from None
     elif (
         name == "online_access_info"
         and value is not None

@@ -30,4 +30,5 @@ def ttl_for(session: Session, grace: timedelta | None = DEFAULT_TTL_GRACE) -> in
     end = natural_end(session)
     if grace is None or end is None:
         return None
-    return int((end + grace - datetime(1970, 1, 1, tzinfo=timezone.utc)).total_seconds())
+    # (end - epoch) + grace: adding grace to a date near year 9999 first would overflow
+    return int(((end - datetime(1970, 1, 1, tzinfo=timezone.utc)) + grace).total_seconds())

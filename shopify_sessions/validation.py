@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import fields
 from typing import Any
 
 from .errors import InvalidSessionError
-from .session import Session
+from .session import AssociatedUser, OnlineAccessInfo, Session, check_json_value
 
 __all__ = ["check_expected", "check_id", "check_session", "check_shop", "unique_ids"]
+
+
+MAX_KEY_BYTES = 2048  # DynamoDB's limit for a partition key value (id; shop in the index)
 
 
 def check_id(id: Any, *, allow_empty: bool = False) -> None:
@@ -16,6 +20,8 @@ def check_id(id: Any, *, allow_empty: bool = False) -> None:
         raise TypeError(f"session id must be a str, got {type(id).__name__}")
     if not id and not allow_empty:
         raise InvalidSessionError("session id must not be empty")
+    _check_text("", "session id", id)
+    _check_key_size("", "session id", id)
 
 
 def check_shop(shop: Any) -> None:
@@ -23,15 +29,72 @@ def check_shop(shop: Any) -> None:
         raise TypeError(f"shop must be a str, got {type(shop).__name__}")
     if not shop:
         raise InvalidSessionError("shop must not be empty")
+    _check_text("", "shop", shop)
+    _check_key_size("", "shop", shop)
+
+
+def _check_key_size(where: str, name: str, value: str) -> None:
+    size = len(value.encode("utf-8"))
+    if size > MAX_KEY_BYTES:
+        shown = f"{value[:40]!r}..."
+        raise InvalidSessionError(
+            f"{where}{name} {shown} is {size} bytes in UTF-8, over DynamoDB's {MAX_KEY_BYTES}-byte "
+            f"key limit; nothing was sent"
+        )
 
 
 def check_session(session: Any) -> None:
+    """A storable session: non-empty id and shop, UTF-8-encodable text, JSON ``extra`` values."""
     if not isinstance(session, Session):
         raise TypeError(f"expected a Session, got {type(session).__name__}")
     if not session.id:
         raise InvalidSessionError("session id must not be empty")
+    _check_text("", "session id", session.id)
+    _check_key_size("", "session id", session.id)
+    where = f"session {session.id[:80]!r}: "
     if not session.shop:
-        raise InvalidSessionError(f"session {session.id!r}: shop must not be empty")
+        raise InvalidSessionError(f"{where}shop must not be empty")
+    _check_text(where, "shop", session.shop)
+    _check_key_size(where, "shop", session.shop)
+    for name in ("shop", "state", "scope", "access_token", "refresh_token"):
+        _check_value(where, name, getattr(session, name))
+    info = session.online_access_info
+    if info is not None:
+        _check_nested(where, "online_access_info", info)
+        if info.associated_user is not None:
+            _check_nested(where, "online_access_info.associated_user", info.associated_user)
+
+
+def _check_nested(where: str, path: str, obj: OnlineAccessInfo | AssociatedUser) -> None:
+    for f in fields(obj):
+        if f.name != "associated_user":
+            _check_value(where, f"{path}.{f.name}", getattr(obj, f.name))
+
+
+def _check_value(where: str, path: str, value: Any) -> None:
+    """Text must encode as UTF-8 (no lone surrogates); ``extra`` must hold JSON values."""
+    if isinstance(value, str):
+        _check_text(where, path, value)
+    elif isinstance(value, dict):
+        try:
+            check_json_value(path, value)  # extra dicts can be changed after construction
+        except (TypeError, ValueError) as error:
+            raise InvalidSessionError(f"{where}{error}") from None
+        for key, inner in value.items():
+            _check_text(where, f"{path} key", key)
+            _check_value(where, f"{path}[{key!r}]", inner)
+    elif isinstance(value, list):
+        for position, inner in enumerate(value):
+            _check_value(where, f"{path}[{position}]", inner)
+
+
+def _check_text(where: str, path: str, text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidSessionError(
+            f"{where}{path} is not valid UTF-8 text (it holds a lone surrogate)"
+        ) from None
 
 
 def unique_ids(ids: Iterable[str]) -> list[str]:

@@ -353,3 +353,19 @@ def test_the_missing_table_hint_names_that_table(dynamo: Backend) -> None:
     assert "DynamoDBSessionStorage('not_created_here').create_table()" in str(caught.value)
     assert "--table not_created_here create-table" in str(caught.value)
     assert "SessionModel" not in str(caught.value)
+
+
+def test_keys_over_dynamodbs_limit_are_refused_naming_the_session(backend: Backend) -> None:
+    from shopify_sessions import InvalidSessionError
+
+    storage = backend.storage()
+    long_id = offline(id="offline_" + "é" * 1100)  # 2,208 bytes in UTF-8
+    with pytest.raises(InvalidSessionError, match=r"session id .* 2208 bytes .* 2048-byte"):
+        storage.store_session(long_id)
+    long_shop = offline(shop="s" * 2049 + ".myshopify.com", id="offline_x")
+    with pytest.raises(InvalidSessionError, match=r"session 'offline_x': shop .* 2063 bytes"):
+        storage.store_session(long_shop)
+    with pytest.raises(InvalidSessionError, match="2048-byte"):
+        storage.find_sessions_by_shop("s" * 3000)
+    with pytest.raises(InvalidSessionError, match="2048-byte"):
+        storage.load_session("x" * 3000)

@@ -20,7 +20,7 @@ zones = st.sampled_from(
 dates = st.none() | st.datetimes(
     min_value=datetime(1900, 1, 2), max_value=datetime(9998, 12, 30), timezones=zones
 )
-user_ids = st.integers(min_value=0, max_value=2**53) | st.just(2**40)
+user_ids = st.integers(min_value=-(2**53 - 1), max_value=2**53 - 1) | st.just(2**40)
 
 users = st.builds(
     AssociatedUser,

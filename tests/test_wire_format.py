@@ -186,7 +186,12 @@ def test_unknown_attributes_on_an_item_are_ignored(dynamo: Backend) -> None:
     dynamo.raw_client().put_item(TableName=storage.table_name, Item=item)
     loaded = storage.load_session(NODE_OFFLINE_SESSION.id)
     assert loaded is not None and loaded.access_token == "tok2"
-    assert loaded.online_access_info == OnlineAccessInfo()
+    # inside onlineAccessInfo, unknown keys are kept and written back, as Node does
+    assert loaded.online_access_info == OnlineAccessInfo(extra={"unknown_key": "x"})
+    storage.store_session(loaded)
+    stored = dynamo.raw_item(storage, loaded.id)
+    assert stored["onlineAccessInfo"] == item["onlineAccessInfo"]
+    assert "someOtherField" not in stored
 
 
 # --- tables ----------------------------------------------------------------------------------
@@ -337,8 +342,10 @@ def test_missing_table_is_a_clear_error(dynamo: Backend) -> None:
 @pytest.mark.parametrize(
     ("attribute", "bad"),
     [
-        ("isOnline", {"S": "true"}),
+        ("isOnline", {"M": {}}),
         ("expires", {"S": "next tuesday"}),
+        ("expires", {"S": "9999-12-31T23:59:59.000-05:00"}),
+        ("refreshTokenExpires", {"S": "0001-01-01T00:00:00.000+05:00"}),
         ("shop", None),
         ("state", None),
         ("onlineAccessInfo", {"M": {"associated_user": {"M": {"first_name": {"S": "x"}}}}}),
