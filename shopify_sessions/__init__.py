@@ -7,6 +7,7 @@ storage.store_session(session)
 storage.load_session("offline_example.myshopify.com")
 """
 
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from .cipher import TokenCipher, TokenDecryptionError, UnknownKeyError
@@ -32,15 +33,20 @@ from .session import (
     offline_session_id,
     online_session_id,
 )
-from .storage import SessionStorage
+from .storage import AsyncSessionStorage, SessionStorage
 from .tokens.errors import ReauthorizationRequiredError, TokenRefreshError
 
 if TYPE_CHECKING:
+    from .memory_async import AsyncMemorySessionStorage
     from .tokens.refresher import ShopifyTokenRefresher
+    from .tokens.refresher_async import AsyncShopifyTokenRefresher
 
 __all__ = [
     "AccessDeniedError",
     "AssociatedUser",
+    "AsyncMemorySessionStorage",
+    "AsyncSessionStorage",
+    "AsyncShopifyTokenRefresher",
     "AuthScopes",
     "CorruptSessionError",
     "DynamoDBSessionStorage",
@@ -70,11 +76,16 @@ __all__ = [
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str) -> Any:
-    """``ShopifyTokenRefresher`` on first use: it brings httpx, which a plain storage
-    user (a Lambda reading sessions) should not pay for at import."""
-    if name == "ShopifyTokenRefresher":
-        from .tokens.refresher import ShopifyTokenRefresher
+_LAZY = {  # name: module, imported on first use
+    "ShopifyTokenRefresher": ".tokens.refresher",
+    "AsyncShopifyTokenRefresher": ".tokens.refresher_async",
+    "AsyncMemorySessionStorage": ".memory_async",
+}
 
-        return ShopifyTokenRefresher
+
+def __getattr__(name: str) -> Any:
+    """The refreshers and the async storage on first use: they bring httpx or asyncio, which a
+    plain storage user (a Lambda reading sessions) should not pay for at import."""
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name], __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

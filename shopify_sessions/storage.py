@@ -2,23 +2,25 @@
 
 ``DynamoDBSessionStorage`` and ``MemorySessionStorage`` both implement all of it, so an app's
 start-up code and tests take either. DynamoDB-only extras, not part of the protocol:
-``iter_items`` (raw items), ``enable_ttl`` and ``re_encrypt``.
+``iter_items`` (raw items), ``enable_ttl`` and ``re_encrypt``. :class:`AsyncSessionStorage` is
+the same contract for asyncio (``AsyncMemorySessionStorage`` keeps it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from .session import Session
-from .tokens.lease import TokenRefresher
+from .tokens.lease import AsyncTokenRefresher, TokenRefresher
 
 if TYPE_CHECKING:
     from .dynamodb import DynamoDBSessionStorage
     from .memory import MemorySessionStorage
+    from .memory_async import AsyncMemorySessionStorage
 
-__all__ = ["SessionStorage"]
+__all__ = ["AsyncSessionStorage", "SessionStorage"]
 
 
 @runtime_checkable
@@ -84,9 +86,66 @@ class SessionStorage(Protocol):
     def close(self) -> None: ...
 
 
-if TYPE_CHECKING:  # mypy proves both storages keep the whole contract
+@runtime_checkable
+class AsyncSessionStorage(Protocol):
+    """``SessionStorage`` for asyncio: each method is awaited, with the same arguments, answers
+    and errors; ``iter_sessions`` is an async iterator, and ``aclose`` (or ``async with``)
+    releases the storage."""
+
+    async def store_session(self, session: Session, *, expected: Session | None = None) -> bool: ...
+
+    async def store_newest(self, session: Session, *, create: bool = False) -> bool: ...
+
+    async def load_session(self, id: str) -> Session | None: ...
+
+    async def delete_session(self, id: str) -> bool: ...
+
+    async def delete_sessions(self, ids: Iterable[str]) -> bool: ...
+
+    async def find_sessions_by_shop(self, shop: str, *, strict: bool = False) -> list[Session]: ...
+
+    async def find_session_ids_by_shop(self, shop: str) -> list[str]: ...
+
+    async def delete_sessions_by_shop(self, shop: str) -> int: ...
+
+    def iter_sessions(self, *, strict: bool = False) -> AsyncIterator[Session]: ...
+
+    async def load_fresh_session(
+        self,
+        id: str,
+        refresher: AsyncTokenRefresher,
+        *,
+        within: timedelta = ...,
+        lease: timedelta = ...,
+        rejected: Session | None = None,
+    ) -> Session | None:
+        """Tasks of one event loop share one refresh; the fleet shares it through the lease."""
+        ...
+
+    async def create_table(
+        self,
+        wait: bool = True,
+        read_capacity_units: int | None = None,
+        write_capacity_units: int | None = None,
+        *,
+        ttl: bool = False,
+    ) -> None: ...
+
+    async def verify_table(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+    async def __aenter__(self) -> AsyncSessionStorage: ...
+
+    async def __aexit__(self, *exc_info: object) -> None: ...
+
+
+if TYPE_CHECKING:  # mypy proves every storage keeps the whole contract
 
     def _conforms(
         memory: MemorySessionStorage, dynamodb: DynamoDBSessionStorage
     ) -> tuple[SessionStorage, SessionStorage]:
         return memory, dynamodb
+
+    def _conforms_async(memory: AsyncMemorySessionStorage) -> AsyncSessionStorage:
+        return memory

@@ -2,7 +2,8 @@
 
 ``load_fresh_session`` (on every storage) is :func:`load_fresh`: one read; when the token needs
 a refresh, concurrent callers in this process share one run of ``lease.fresh_session``, whose
-operations this module carries out against a :class:`LeaseStore`.
+operations this module carries out against a :class:`LeaseStore`. ``fresh_async`` is the same
+for asyncio: both share the checks, the flow and the mapping of operations to calls below.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from shopify_sessions.session import Session
@@ -35,8 +37,18 @@ from .lease import (
     fresh_session,
     needs_refresh,
 )
+from .steps import Steps
 
-__all__ = ["LeaseStore", "LoadsFreshSessions", "SingleFlight", "holder_id", "load_fresh"]
+__all__ = [
+    "LeaseStore",
+    "LoadsFreshSessions",
+    "SingleFlight",
+    "call_for",
+    "check_load",
+    "holder_id",
+    "load_fresh",
+    "refresh_flow",
+]
 
 T = TypeVar("T")
 
@@ -149,61 +161,82 @@ def load_fresh(
     rejected: Session | None,
 ) -> Session | None:
     """See ``DynamoDBSessionStorage.load_fresh_session``."""
-    check_lease(lease, within, refresher.timeout)
-    if rejected is not None and not isinstance(rejected, Session):
-        raise TypeError(f"rejected must be a Session or None, got {type(rejected).__name__}")
-    if rejected is not None and rejected.id != id:
-        raise ValueError(f"rejected is session {rejected.id!r}, not {id!r}")
-    rejected_token = rejected.access_token if rejected is not None else None
+    rejected_token = check_load(id, refresher.timeout, within, lease, rejected)
     first = store.read(id)
-    if first is None:
-        return None
-    if not needs_refresh(first.session, within, rejected_token, datetime.now(timezone.utc)):
-        return first.session
-    flow = fresh_session(
-        id,
-        within=within,
-        lease=lease,
-        wait_limit=lease + timedelta(seconds=refresher.timeout),
-        rejected_token=rejected_token,
-        holder=holder_id(),
-        first=first,
-    )
+    flow = refresh_flow(first, refresher.timeout, within, lease, rejected_token)
+    if flow is None:
+        return first.session if first is not None else None
     result = flights.run(id, lambda: drive(flow, store, refresher))
     return result.copy() if result is not None else None
 
 
+def check_load(
+    id: str, timeout: float, within: timedelta, lease: timedelta, rejected: Session | None
+) -> str | None:
+    """The rejected token, once the arguments of ``load_fresh_session`` are checked (no I/O)."""
+    check_lease(lease, within, timeout)
+    if rejected is not None and not isinstance(rejected, Session):
+        raise TypeError(f"rejected must be a Session or None, got {type(rejected).__name__}")
+    if rejected is not None and rejected.id != id:
+        raise ValueError(f"rejected is session {rejected.id!r}, not {id!r}")
+    return rejected.access_token if rejected is not None else None
+
+
+def refresh_flow(
+    first: Snapshot | None,
+    timeout: float,
+    within: timedelta,
+    lease: timedelta,
+    rejected_token: str | None,
+) -> Flow | None:
+    """The fleet flow from the first read; ``None`` when there is nothing to refresh."""
+    if first is None:
+        return None
+    if not needs_refresh(first.session, within, rejected_token, datetime.now(timezone.utc)):
+        return None
+    return fresh_session(
+        first.session.id,
+        within=within,
+        lease=lease,
+        wait_limit=lease + timedelta(seconds=timeout),
+        rejected_token=rejected_token,
+        holder=holder_id(),
+        first=first,
+    )
+
+
 def drive(flow: Flow, store: LeaseStore, refresher: TokenRefresher) -> Session | None:
     """Carry out the flow's operations, sending back results and throwing back errors."""
-    outcome: Any = None
-    error: Exception | None = None
-    while True:
+    steps = Steps(flow)
+    for operation in steps:
         try:
-            operation = flow.throw(error) if error is not None else flow.send(outcome)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
-        outcome, error = None, None
-        try:
-            outcome = _carry_out(operation, store, refresher)
+            steps.reply(call_for(operation, store, refresher, time.sleep)())
         except Exception as failure:
-            error = failure
+            steps.fail(failure)
+    return steps.result
 
 
-def _carry_out(operation: Operation, store: LeaseStore, refresher: TokenRefresher) -> Any:
+def call_for(
+    operation: Operation, store: Any, refresher: Any, sleep: Callable[[float], Any]
+) -> Callable[[], Any]:
+    """The call that carries ``operation`` out: its result, or awaitable, is the answer.
+
+    ``store`` and ``refresher`` are a ``LeaseStore`` and a ``TokenRefresher``, or their async
+    twins (``fresh_async``), whose driver awaits what the call gives.
+    """
     if isinstance(operation, Read):
-        return store.read(operation.id)
+        return partial(store.read, operation.id)
     if isinstance(operation, TakeLease):
         op = operation
-        return store.take_lease(op.snapshot, op.holder, op.expires_ms, op.now_ms)
+        return partial(store.take_lease, op.snapshot, op.holder, op.expires_ms, op.now_ms)
     if isinstance(operation, Refresh):
-        return refresher.refresh(operation.session)
+        return partial(refresher.refresh, operation.session)
     if isinstance(operation, StoreNewest):
-        return store.store_newest(operation.session)
+        return partial(store.store_newest, operation.session)
     if isinstance(operation, MarkDead):
-        return store.mark_dead(operation.snapshot)
+        return partial(store.mark_dead, operation.snapshot)
     if isinstance(operation, ReleaseLease):
-        return store.release_lease(operation.snapshot, operation.holder)
+        return partial(store.release_lease, operation.snapshot, operation.holder)
     if isinstance(operation, Wait):
-        time.sleep(operation.seconds)
-        return None
+        return partial(sleep, operation.seconds)
     raise TypeError(f"unknown operation {operation!r}")  # pragma: no cover

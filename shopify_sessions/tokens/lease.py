@@ -39,6 +39,7 @@ __all__ = [
     "LEASE_EXPIRES",
     "LEASE_HOLDER",
     "WRITE_MARGIN",
+    "AsyncTokenRefresher",
     "MarkDead",
     "Operation",
     "Read",
@@ -72,6 +73,14 @@ class TokenRefresher(Protocol):
     timeout: float
 
     def refresh(self, session: Session) -> Session: ...
+
+
+class AsyncTokenRefresher(Protocol):
+    """``TokenRefresher`` for the async driver (``AsyncShopifyTokenRefresher`` is one)."""
+
+    timeout: float
+
+    async def refresh(self, session: Session) -> Session: ...
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,119 @@
+"""What the blocking and the async refresher share: everything but the I/O loop.
+
+:class:`TokenEndpoint` checks the settings, keeps the secret out of ``repr`` and builds the
+refresh and migration flows (``grants.exchange`` plus the answer check); :func:`post_arguments`,
+:func:`http_answer` and :func:`transport_failure` translate between ``grants`` and httpx. A
+refresher subclass only sends, sleeps and closes its client, with or without ``await``.
+httpx is imported by the subclasses when they first send, never here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from shopify_sessions import redact
+from shopify_sessions.session import Session
+
+from .errors import ReauthorizationRequiredError
+from .grants import (
+    HttpAnswer,
+    HttpRequest,
+    Pause,
+    TransportFailure,
+    exchange,
+    migration_body,
+    refresh_blocker,
+    refresh_body,
+    refreshed_session,
+)
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = ["SessionFlow", "TokenEndpoint", "http_answer", "post_arguments", "transport_failure"]
+
+redact.install()  # httpx's and httpcore's DEBUG logs would show the request bodies
+
+SessionFlow = Generator[HttpRequest | Pause, HttpAnswer | TransportFailure | None, Session]
+C = TypeVar("C")  # the httpx client type: httpx.Client or httpx.AsyncClient
+
+
+class TokenEndpoint(Generic[C]):
+    """The settings and flows of a refresher; ``C`` is the kind of httpx client it sends with.
+
+    ``timeout``: seconds one refresh may take in all, retries included. ``http_client``: a
+    client to send through (tests and apps route or instrument requests with it); without one
+    the refresher makes its own on the first request and closes it when it is closed.
+    """
+
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: str,
+        *,
+        http_client: C | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        for name, value in (("client_id", client_id), ("client_secret", client_secret)):
+            if not isinstance(value, str) or not value:
+                raise ValueError(f"{name} must be a non-empty string (the app's API key/secret)")
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+            raise TypeError("timeout must be a number of seconds")
+        if not math.isfinite(timeout) or timeout <= 0:
+            raise ValueError("timeout must be a positive, finite number of seconds")
+        self.client_id = client_id
+        self._client_secret = client_secret
+        self.timeout = float(timeout)
+        self._http = http_client
+        self._owns_http = http_client is None
+
+    def __repr__(self) -> str:  # never the secret
+        return f"{type(self).__name__}(client_id={self.client_id!r}, timeout={self.timeout:g})"
+
+    def _refresh_flow(self, session: Session) -> SessionFlow:
+        """The refresh as a flow; a grant known to be dead raises at the first step, no call."""
+        blocker = refresh_blocker(session, datetime.now(timezone.utc))
+        if blocker is not None:
+            raise ReauthorizationRequiredError(session.shop, blocker)
+        assert session.refresh_token is not None  # refresh_blocker checked it
+        body = refresh_body(self.client_id, self._client_secret, session.refresh_token)
+        answer, sent_at = yield from exchange(session.shop, body, self.timeout)
+        return refreshed_session(session, answer, sent_at)
+
+    def _migrate_flow(self, session: Session) -> SessionFlow:
+        """The migration as a flow; a session that cannot migrate raises at the first step."""
+        if session.is_online:
+            raise ValueError(f"session {session.id!r} is online: only offline tokens migrate")
+        if not session.access_token:
+            raise ValueError(f"session {session.id!r} has no access token to migrate")
+        if session.refresh_token or session.expires is not None:
+            raise ValueError(f"session {session.id!r} already has an expiring token")
+        body = migration_body(self.client_id, self._client_secret, session.access_token)
+        answer, sent_at = yield from exchange(session.shop, body, self.timeout)
+        return refreshed_session(session, answer, sent_at)
+
+
+def post_arguments(request: HttpRequest) -> dict[str, Any]:
+    """Keyword arguments of ``client.post`` for ``request`` (sync and async alike)."""
+    return {
+        "url": request.url,
+        "json": request.body,
+        "timeout": request.timeout,
+        "headers": {"Accept": "application/json"},
+    }
+
+
+def http_answer(response: httpx.Response) -> HttpAnswer:
+    return HttpAnswer(response.status_code, response.headers, response.content)
+
+
+def transport_failure(error: httpx.TransportError) -> TransportFailure:
+    """What ``grants`` retries on: a timeout, or a connection refused or dropped."""
+    import httpx
+
+    if isinstance(error, httpx.TimeoutException):
+        return TransportFailure("timed out")
+    return TransportFailure(f"connection failed ({type(error).__name__})")

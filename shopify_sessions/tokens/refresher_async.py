@@ -1,0 +1,74 @@
+"""``AsyncShopifyTokenRefresher``: ``ShopifyTokenRefresher`` for asyncio, over httpx.AsyncClient.
+
+Same settings, checks, flows, errors and secrecy (``http.TokenEndpoint`` and ``grants``); only
+the loop differs: ``await client.post(...)`` and ``await asyncio.sleep(...)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from shopify_sessions.session import Session
+
+from .grants import HttpAnswer, HttpRequest, Pause, TransportFailure
+from .http import SessionFlow, TokenEndpoint, http_answer, post_arguments, transport_failure
+from .steps import Steps
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = ["AsyncShopifyTokenRefresher"]
+
+
+class AsyncShopifyTokenRefresher(TokenEndpoint["httpx.AsyncClient"]):
+    """Refreshes expiring offline tokens without blocking the event loop.
+
+    As ``ShopifyTokenRefresher``, with ``http_client`` an ``httpx.AsyncClient``; a client the
+    refresher makes itself belongs to the event loop of its first request, and :meth:`aclose`
+    (or ``async with``) closes it.
+    """
+
+    _http: httpx.AsyncClient | None
+
+    async def refresh(self, session: Session) -> Session:
+        """See ``ShopifyTokenRefresher.refresh``: the same answer and errors, awaited."""
+        return await self._run(self._refresh_flow(session))
+
+    async def migrate(self, session: Session) -> Session:
+        """See ``ShopifyTokenRefresher.migrate``; store the result at once."""
+        return await self._run(self._migrate_flow(session))
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if the refresher made it (a caller's client stays open)."""
+        if self._owns_http and self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    async def __aenter__(self) -> AsyncShopifyTokenRefresher:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    # --- the I/O the grants logic asks for -----------------------------------------------------
+
+    async def _run(self, flow: SessionFlow) -> Session:
+        steps = Steps(flow)
+        for step in steps:
+            if isinstance(step, Pause):
+                await asyncio.sleep(step.seconds)
+            else:
+                steps.reply(await self._send(step))
+        return steps.result
+
+    async def _send(self, request: HttpRequest) -> HttpAnswer | TransportFailure:
+        import httpx
+
+        if self._http is None:
+            self._http = httpx.AsyncClient()
+        try:
+            response = await self._http.post(**post_arguments(request))
+        except httpx.TransportError as error:
+            return transport_failure(error)
+        return http_answer(response)
