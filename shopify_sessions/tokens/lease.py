@@ -94,7 +94,9 @@ class Snapshot:
     dead_refresh_token: str | None = None  # fingerprint of a refresh token Shopify refused
 
     def lease_live(self, now_ms: int) -> bool:
-        return self.lease_expires_ms is not None and self.lease_expires_ms > now_ms
+        """Live up to and including its last millisecond, as the stores' conditions see it
+        (``refreshLeaseExpires < :now`` lapses it): one boundary, or a caller would spin."""
+        return self.lease_expires_ms is not None and self.lease_expires_ms >= now_ms
 
     def refresh_token_dead(self) -> bool:
         token = self.stored_refresh_token
