@@ -88,3 +88,18 @@ def test_a_botocore_config_sets_timeouts_pool_and_attempts() -> None:
     plain = DynamoDBSessionStorage("config_table", host="http://127.0.0.1:9")
     assert plain.model is not storage.model
     assert plain.model._get_connection().connection.client.meta.config.connect_timeout == 3
+
+
+def test_importing_the_package_loads_no_http_client_and_no_event_loop() -> None:
+    """A Lambda that only reads sessions must not pay for httpx or asyncio at import."""
+    code = (
+        "import sys, shopify_sessions\n"
+        "shopify_sessions.DynamoDBSessionStorage; shopify_sessions.MemorySessionStorage\n"
+        "print(sorted(m for m in ('httpx', 'httpcore', 'anyio', 'asyncio') if m in sys.modules))\n"
+        "shopify_sessions.ShopifyTokenRefresher\n"
+        "print('httpx' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.split("\n")[:2] == ["[]", "False"], result.stdout
