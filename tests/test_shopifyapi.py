@@ -28,7 +28,7 @@ from shopify_sessions.integrations.shopifyapi import (  # noqa: E402
 from shopify_sessions.testing import FakeShopify  # noqa: E402
 
 SHOP = "shop1.myshopify.com"
-TOKEN = "shpat_0123456789abcdef0123456789abcdef"
+TOKEN = "shpat_fake-test-token-not-a-secret"
 NOW = datetime.now(timezone.utc)
 
 

@@ -31,7 +31,7 @@ from shopify_sessions.integrations.shopifyapp import (
 
 UTC = timezone.utc
 SHOP = "shop1.myshopify.com"
-SECRET_TOKEN = "shpat_0123456789abcdef0123456789abcdef"
+SECRET_TOKEN = "shpat_fake-test-token-not-a-secret"
 
 
 def token(**overrides: Any) -> TokenExchangeAccessToken:
