@@ -31,7 +31,7 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "flask_app"
 
 
 def load_example() -> ModuleType:
-    """examples/flask_app/app.py as a module, with its directory importable (shopify_backend)."""
+    """examples/flask_app/app.py as a module, with its directory importable."""
     if str(EXAMPLE) not in sys.path:
         sys.path.insert(0, str(EXAMPLE))
     spec = importlib.util.spec_from_file_location("flask_example_app", EXAMPLE / "app.py")
@@ -95,11 +95,6 @@ def test_flask_example(
     app: FlaskDriver, scenario: Scenario, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     scenario(app, monkeypatch)
-
-
-def test_the_backend_file_is_the_same_in_both_sync_examples() -> None:
-    django_copy = EXAMPLE.parent / "django_app" / "shops" / "shopify_backend.py"
-    assert (EXAMPLE / "shopify_backend.py").read_text() == django_copy.read_text()
 
 
 def test_the_examples_own_tests_pass_with_the_pytest_plugin() -> None:

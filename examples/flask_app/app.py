@@ -3,7 +3,7 @@
     flask --app app run --port 3000        # Flask finds create_app()
     flask --app app check-shops            # the Admin call for every installed shop (cron)
 
-The Shopify logic is in ``shopify_backend.py``; this file is the Flask glue: one backend per
+The Shopify logic is in ``shopify_sessions.integrations.embedded_app``; this file is the Flask glue: one backend per
 process in ``app.extensions``, shopifyapp's request and response shapes, and the routes.
 """
 
@@ -20,9 +20,15 @@ from flask import Blueprint, Flask, Response, current_app, request
 from flask.cli import with_appcontext
 from flask.typing import ResponseReturnValue
 from shopify_app.types import RequestInput, Res
-from shopify_backend import PATCH_ID_TOKEN_PATH, Backend, ShopifyRefused, Verified, shop_of
 
 from shopify_sessions import DynamoDBSessionStorage, SessionStorage, TokenRefreshError
+from shopify_sessions.integrations.embedded_app import (
+    PATCH_ID_TOKEN_PATH,
+    Backend,
+    ShopifyRefused,
+    Verified,
+    shop_of,
+)
 
 routes = Blueprint("shopify", __name__)
 

@@ -2,7 +2,8 @@
 
 from django.urls import path
 from shops import views
-from shops.shopify_backend import PATCH_ID_TOKEN_PATH
+
+from shopify_sessions.integrations.embedded_app import PATCH_ID_TOKEN_PATH
 
 urlpatterns = [
     path("", views.home),

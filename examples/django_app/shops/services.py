@@ -6,8 +6,7 @@ import httpx
 from django.conf import settings
 
 from shopify_sessions.integrations.django import get_storage
-
-from .shopify_backend import Backend
+from shopify_sessions.integrations.embedded_app import Backend
 
 
 def http_client() -> httpx.Client:

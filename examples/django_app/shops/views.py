@@ -1,6 +1,7 @@
 """The Django glue: shopifyapp's request and response shapes, and the four views.
 
-The Shopify logic is in ``shopify_backend.py`` (the same file as in the Flask example).
+The Shopify logic is in ``shopify_sessions.integrations.embedded_app`` (shared with the Flask
+example).
 """
 
 from collections.abc import Callable
@@ -13,9 +14,9 @@ from django.views.decorators.http import require_GET, require_POST
 from shopify_app.types import RequestInput, Res
 
 from shopify_sessions import TokenRefreshError
+from shopify_sessions.integrations.embedded_app import ShopifyRefused, Verified, shop_of
 
 from .services import backend
-from .shopify_backend import ShopifyRefused, Verified, shop_of
 
 PAGE = """<!doctype html>
 <html><head>

@@ -3,7 +3,8 @@
 Sessions live in the storage (DynamoDB, or memory in tests); shopifyapp verifies requests and
 does the token exchange; ``load_fresh_session`` refreshes expiring offline tokens once for the
 whole fleet. Every call to Shopify goes through one ``httpx.Client`` (tests route it to a fake).
-This file is byte for byte the same in ``examples/flask_app`` and ``examples/django_app``.
+The Flask and Django examples are thin glue around it (``examples/flask_app``,
+``examples/django_app``). Needs the ``shopifyapp`` extra.
 """
 
 from __future__ import annotations
