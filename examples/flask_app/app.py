@@ -3,8 +3,9 @@
     flask --app app run --port 3000        # Flask finds create_app()
     flask --app app check-shops            # the Admin call for every installed shop (cron)
 
-The Shopify logic is in ``shopify_sessions.integrations.embedded_app``; this file is the Flask glue: one backend per
-process in ``app.extensions``, shopifyapp's request and response shapes, and the routes.
+The Shopify logic is in ``shopify_sessions.integrations.embedded_app``; this file is the Flask
+glue: one backend per process in ``app.extensions``, shopifyapp's request and response shapes,
+and the routes.
 """
 
 from __future__ import annotations
