@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 from .dynamodb import DynamoDBSessionStorage
-from .local import LOCAL_CREDENTIALS, LocalEndpoint, local_credentials
+from .local import LocalEndpoint
 from .session import (
     AssociatedUser,
     OnlineAccessInfo,
@@ -75,11 +75,9 @@ def run_demo(
             stack.enter_context(local)
             endpoint = local.url
             echo(f"started a local DynamoDB endpoint (moto) at {endpoint}")
-            credentials = LOCAL_CREDENTIALS
-        else:
-            credentials = local_credentials(endpoint)
+        # a loopback endpoint needs no credentials: the storage brings placeholders
         storage = DynamoDBSessionStorage(
-            session_table_name, shop_index_name, region=region, host=endpoint, **credentials
+            session_table_name, shop_index_name, region=region, host=endpoint
         )
         stack.callback(storage.close)
         storage.create_table()

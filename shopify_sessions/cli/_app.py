@@ -31,7 +31,7 @@ from shopify_sessions.errors import (
     StorageUnavailableError,
     TableNotFoundError,
 )
-from shopify_sessions.local import MissingExtraError, is_local_endpoint, local_credentials
+from shopify_sessions.local import MissingExtraError, is_local_endpoint
 from shopify_sessions.settings import resolve_connection
 
 __all__ = [
@@ -64,14 +64,10 @@ class Settings:
         return resolve_connection(host=self.endpoint_url).host
 
     def storage(self, *, cipher: TokenCipher | None = None) -> DynamoDBSessionStorage:
-        """A storage for these settings; dummy credentials for a local endpoint without any."""
+        """A storage for these settings (a local endpoint needs no credentials: the storage
+        uses placeholders when none are configured)."""
         return DynamoDBSessionStorage(
-            self.table,
-            self.index,
-            region=self.region,
-            host=self.endpoint_url,
-            token_cipher=cipher,
-            **local_credentials(self.host),
+            self.table, self.index, region=self.region, host=self.endpoint_url, token_cipher=cipher
         )
 
 
