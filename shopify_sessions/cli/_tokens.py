@@ -149,7 +149,8 @@ def _report(tally: Tally, noun: str, unchanged: str, as_json: bool) -> None:
         }, indent=2))  # fmt: skip
     else:
         click.echo(
-            f"{noun.replace('_', ' ')} {len(tally.done)}, {unchanged.replace('_', ' ')} {tally.unchanged}, "
+            f"{noun.replace('_', ' ')} {len(tally.done)}, "
+            f"{unchanged.replace('_', ' ')} {tally.unchanged}, "
             f"need reauthorization {len(tally.reauthorize)}, failed {len(tally.failed)}"
             + (f", not started {tally.not_started} (run again)" if tally.not_started else "")
         )
