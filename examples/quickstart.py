@@ -21,7 +21,7 @@ from shopify_sessions import (
     offline_session_id,
     online_session_id,
 )
-from shopify_sessions.local import LocalEndpoint
+from shopify_sessions.local.endpoint import LocalEndpoint
 
 SHOP = "example.myshopify.com"
 

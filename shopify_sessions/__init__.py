@@ -10,8 +10,21 @@ storage.load_session("offline_example.myshopify.com")
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from .cipher import TokenCipher, TokenDecryptionError, UnknownKeyError
-from .dynamodb import DynamoDBSessionStorage
+from shopify_sessions.domain.scopes import AuthScopes
+from shopify_sessions.domain.session import (
+    AssociatedUser,
+    OnlineAccessInfo,
+    Session,
+    offline_session_id,
+    online_session_id,
+)
+from shopify_sessions.dynamodb.cipher import TokenCipher, TokenDecryptionError, UnknownKeyError
+from shopify_sessions.dynamodb.model import SessionModel, ShopIndex
+from shopify_sessions.dynamodb.retry import RetryPolicy
+from shopify_sessions.dynamodb.storage import DynamoDBSessionStorage
+from shopify_sessions.memory.storage import MemorySessionStorage
+from shopify_sessions.tokens.errors import ReauthorizationRequiredError, TokenRefreshError
+
 from .errors import (
     AccessDeniedError,
     CorruptSessionError,
@@ -22,24 +35,12 @@ from .errors import (
     StorageUnavailableError,
     TableNotFoundError,
 )
-from .memory import MemorySessionStorage
-from .model import SessionModel, ShopIndex
-from .retry import RetryPolicy
-from .scopes import AuthScopes
-from .session import (
-    AssociatedUser,
-    OnlineAccessInfo,
-    Session,
-    offline_session_id,
-    online_session_id,
-)
 from .storage import AsyncSessionStorage, SessionStorage
-from .tokens.errors import ReauthorizationRequiredError, TokenRefreshError
 
 if TYPE_CHECKING:
-    from .memory_async import AsyncMemorySessionStorage
-    from .tokens.refresher import ShopifyTokenRefresher
-    from .tokens.refresher_async import AsyncShopifyTokenRefresher
+    from shopify_sessions.memory.storage_async import AsyncMemorySessionStorage
+    from shopify_sessions.tokens.refresher import ShopifyTokenRefresher
+    from shopify_sessions.tokens.refresher_async import AsyncShopifyTokenRefresher
 
 __all__ = [
     "AccessDeniedError",
@@ -79,7 +80,7 @@ __version__ = "0.1.0"
 _LAZY = {  # name: module, imported on first use
     "ShopifyTokenRefresher": ".tokens.refresher",
     "AsyncShopifyTokenRefresher": ".tokens.refresher_async",
-    "AsyncMemorySessionStorage": ".memory_async",
+    "AsyncMemorySessionStorage": ".memory.storage_async",
 }
 
 

@@ -12,13 +12,13 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from .session import Session
-from .tokens.lease import AsyncTokenRefresher, TokenRefresher
+from shopify_sessions.domain.session import Session
+from shopify_sessions.tokens.lease import AsyncTokenRefresher, TokenRefresher
 
 if TYPE_CHECKING:
-    from .dynamodb import DynamoDBSessionStorage
-    from .memory import MemorySessionStorage
-    from .memory_async import AsyncMemorySessionStorage
+    from shopify_sessions.dynamodb.storage import DynamoDBSessionStorage
+    from shopify_sessions.memory.storage import MemorySessionStorage
+    from shopify_sessions.memory.storage_async import AsyncMemorySessionStorage
 
 __all__ = ["AsyncSessionStorage", "SessionStorage"]
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from shopify_sessions import SessionStorageError
-from shopify_sessions.batch import chunked, send_until_done
-from shopify_sessions.retry import RetryPolicy
+from shopify_sessions.dynamodb.batch import chunked, send_until_done
+from shopify_sessions.dynamodb.retry import RetryPolicy
 from tests.conftest import Backend
 from tests.factories import SHOP, offline, online
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shopify_sessions.cipher import (
+from shopify_sessions.dynamodb.cipher import (
     TokenCipher,
     TokenDecryptionError,
     UnknownKeyError,

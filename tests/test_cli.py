@@ -25,9 +25,9 @@ import boto3
 import pytest
 
 from shopify_sessions import DynamoDBSessionStorage, Session, TokenCipher
-from shopify_sessions.cipher import encode_key
+from shopify_sessions.dynamodb.cipher import encode_key
 from shopify_sessions.errors import CorruptSessionError
-from shopify_sessions.node_json import (
+from shopify_sessions.formats.node_json import (
     SessionFileError,
     node_json_to_session,
     parse_node_json_lines,

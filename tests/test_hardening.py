@@ -22,7 +22,7 @@ from shopify_sessions import (
     TokenDecryptionError,
     UnknownKeyError,
 )
-from shopify_sessions.cipher import encode_key
+from shopify_sessions.dynamodb.cipher import encode_key
 from tests.conftest import Backend
 from tests.factories import offline, online
 from tests.test_cli import CLI, assert_one_line_error, run
@@ -231,7 +231,7 @@ def test_a_hung_endpoint_costs_seconds_not_minutes() -> None:
     finally:
         server.close()
     assert RetryPolicy().deadline == 10.0
-    from shopify_sessions.settings import resolve_connection
+    from shopify_sessions.dynamodb.settings import resolve_connection
 
     defaults = resolve_connection(host="http://127.0.0.1:1")
     assert defaults.read_timeout == 10.0 and defaults.connect_timeout == 3.0

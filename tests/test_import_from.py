@@ -33,8 +33,8 @@ import boto3
 import pytest
 
 from shopify_sessions import DynamoDBSessionStorage, Session
-from shopify_sessions.node_json import session_to_node_json
-from shopify_sessions.session import AssociatedUser, OnlineAccessInfo
+from shopify_sessions.domain.session import AssociatedUser, OnlineAccessInfo
+from shopify_sessions.formats.node_json import session_to_node_json
 from tests.conftest import IN_CI
 from tests.support import prisma_tables
 from tests.support.dynalite import INTEROP_DIR, node_available

@@ -29,8 +29,8 @@ import boto3
 import pytest
 
 from shopify_sessions import AssociatedUser, DynamoDBSessionStorage, OnlineAccessInfo, Session
-from shopify_sessions import model as shopify_model
-from shopify_sessions.codec import session_to_item
+from shopify_sessions.dynamodb import model as shopify_model
+from shopify_sessions.dynamodb.codec import session_to_item
 from tests.support.node_adapter import NodeAdapter, NodeAdapterError
 from tests.support.node_json import node_json_to_session, session_to_node_json
 

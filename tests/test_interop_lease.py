@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from shopify_sessions import DynamoDBSessionStorage, Session
-from shopify_sessions.node_json import session_to_node_json
+from shopify_sessions.formats.node_json import session_to_node_json
 from shopify_sessions.testing import FakeShopify
 from shopify_sessions.tokens.lease import LEASE_ATTRIBUTES, LEASE_HOLDER
 from tests.conftest import Backend, _backend

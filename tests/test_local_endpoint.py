@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from shopify_sessions import DynamoDBSessionStorage
-from shopify_sessions.local import LOCAL_CREDENTIALS, LocalEndpoint
+from shopify_sessions.local.endpoint import LOCAL_CREDENTIALS, LocalEndpoint
 from tests.factories import offline
 from tests.test_cli import _serve, free_port
 

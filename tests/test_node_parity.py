@@ -25,8 +25,8 @@ from shopify_sessions import (
     Session,
 )
 from shopify_sessions.cli import cli
-from shopify_sessions.codec import item_to_session, session_to_item
-from shopify_sessions.ttl import ttl_for
+from shopify_sessions.dynamodb.codec import item_to_session, session_to_item
+from shopify_sessions.dynamodb.ttl import ttl_for
 from tests.conftest import Backend
 from tests.factories import SHOP, full_user, offline, online
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shopify_sessions import AssociatedUser, OnlineAccessInfo, Session
-from shopify_sessions.codec import item_to_session, session_to_item
+from shopify_sessions.dynamodb.codec import item_to_session, session_to_item
 
 text = st.text(max_size=40)
 non_empty = st.text(min_size=1, max_size=40)

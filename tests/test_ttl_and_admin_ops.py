@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from shopify_sessions import DynamoDBSessionStorage, SessionStorageError, TokenCipher
-from shopify_sessions.ttl import ttl_for
+from shopify_sessions.dynamodb.ttl import ttl_for
 from tests.conftest import Backend
 from tests.factories import SHOP, now, offline, online
 

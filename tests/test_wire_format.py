@@ -247,7 +247,7 @@ def test_default_session_model_creates_the_default_table() -> None:
 
 
 def _default_session_model_creates_the_default_table(dynamo: Backend) -> None:
-    from shopify_sessions.codec import model_to_session
+    from shopify_sessions.dynamodb.codec import model_to_session
 
     SessionModel.create_table()
     table = dynamo.raw_client().describe_table(TableName="shopify_sessions")["Table"]

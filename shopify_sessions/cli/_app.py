@@ -24,15 +24,20 @@ from rich.progress import (
 )
 
 from shopify_sessions import __version__
-from shopify_sessions.cipher import ACTIVE_KEY_ID_ENV, TOKEN_KEYS_ENV, TokenCipher, UnknownKeyError
-from shopify_sessions.dynamodb import DynamoDBSessionStorage
+from shopify_sessions.dynamodb.cipher import (
+    ACTIVE_KEY_ID_ENV,
+    TOKEN_KEYS_ENV,
+    TokenCipher,
+    UnknownKeyError,
+)
+from shopify_sessions.dynamodb.settings import resolve_connection
+from shopify_sessions.dynamodb.storage import DynamoDBSessionStorage
 from shopify_sessions.errors import (
     SessionStorageError,
     StorageUnavailableError,
     TableNotFoundError,
 )
-from shopify_sessions.local import MissingExtraError, is_local_endpoint
-from shopify_sessions.settings import resolve_connection
+from shopify_sessions.local.endpoint import MissingExtraError, is_local_endpoint
 
 __all__ = [
     "Settings",

@@ -16,7 +16,8 @@ from itertools import islice
 
 import click
 
-from shopify_sessions.dynamodb import DynamoDBSessionStorage
+from shopify_sessions.domain.session import Session
+from shopify_sessions.dynamodb.storage import DynamoDBSessionStorage
 from shopify_sessions.errors import SessionStorageError
 from shopify_sessions.importers import (
     FORMATS,
@@ -26,7 +27,6 @@ from shopify_sessions.importers import (
     group_problems,
     read_source,
 )
-from shopify_sessions.session import Session
 
 from ._app import Settings, cli, env_cipher, fail, progress
 

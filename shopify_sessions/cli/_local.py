@@ -9,8 +9,8 @@ from types import FrameType
 
 import click
 
-from shopify_sessions.demo import run_demo
-from shopify_sessions.local import LocalEndpoint
+from shopify_sessions.local.demo import run_demo
+from shopify_sessions.local.endpoint import LocalEndpoint
 
 from ._app import Settings, cli
 

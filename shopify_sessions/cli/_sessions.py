@@ -10,9 +10,9 @@ from typing import Any
 import click
 from rich.table import Table
 
-from shopify_sessions.dynamodb import DynamoDBSessionStorage
+from shopify_sessions.domain.session import Session
+from shopify_sessions.dynamodb.storage import DynamoDBSessionStorage
 from shopify_sessions.errors import CorruptSessionError, SessionConflictError
-from shopify_sessions.session import Session
 
 from ._app import Settings, cli, confirm, env_cipher, out_console, progress
 from ._view import OpaqueTokens, ScannedSession, masked_json, scan, session_detail, sessions_table

@@ -6,10 +6,10 @@ import json
 
 import click
 
-from shopify_sessions.dynamodb import DynamoDBSessionStorage
+from shopify_sessions.dynamodb.storage import DynamoDBSessionStorage
+from shopify_sessions.dynamodb.table_definition import FORMATS, definition
+from shopify_sessions.dynamodb.ttl import TTL_ATTRIBUTE
 from shopify_sessions.errors import SchemaMismatchError, TableNotFoundError
-from shopify_sessions.table_definition import FORMATS, definition
-from shopify_sessions.ttl import TTL_ATTRIBUTE
 
 from ._app import Settings, cli, env_cipher, progress
 

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from shopify_sessions.dynamodb import DynamoDBSessionStorage
+from shopify_sessions.domain.session import Session, offline_session_id
+from shopify_sessions.dynamodb.storage import DynamoDBSessionStorage
 from shopify_sessions.errors import SessionConflictError, SessionStorageError
-from shopify_sessions.session import Session, offline_session_id
 from shopify_sessions.tokens.errors import ReauthorizationRequiredError, TokenRefreshError
 
 from ._app import Settings, cli, env_cipher, fail, progress

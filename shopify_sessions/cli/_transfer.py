@@ -14,12 +14,12 @@ from pathlib import Path
 
 import click
 
-from shopify_sessions.cipher import open_tokens
-from shopify_sessions.dynamodb import DynamoDBSessionStorage
+from shopify_sessions.domain.session import Session
+from shopify_sessions.dynamodb.cipher import open_tokens
+from shopify_sessions.dynamodb.storage import DynamoDBSessionStorage
 from shopify_sessions.errors import CorruptSessionError
-from shopify_sessions.local import write_private_text
-from shopify_sessions.node_json import parse_node_json_lines, session_to_node_json_line
-from shopify_sessions.session import Session
+from shopify_sessions.formats.node_json import parse_node_json_lines, session_to_node_json_line
+from shopify_sessions.local.endpoint import write_private_text
 
 from ._app import Settings, cli, env_cipher, fail, progress
 from ._view import scan

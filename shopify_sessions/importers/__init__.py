@@ -16,7 +16,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from shopify_sessions.session import Session
+from shopify_sessions.domain.session import Session
 
 from .detect import FORMATS, describe, file_format, parse_source, sessions_table
 from .drivers import IMPORT_EXTRA_HINT

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from shopify_sessions.local import MissingExtraError
+from shopify_sessions.local.endpoint import MissingExtraError
 
 __all__ = ["IMPORT_EXTRA_HINT", "driver"]
 

@@ -19,8 +19,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal
 
-from shopify_sessions.property_array import from_property_array
-from shopify_sessions.session import Session
+from shopify_sessions.domain.session import Session
 
 from .model import SourceRead
 from .values import epoch_ms_value, text_or_none
@@ -57,7 +56,7 @@ def property_array_to_session(pairs: list[list[Any]]) -> Session:
         elif lower in ("id", "shop", "state", "scope", "accesstoken", "refreshtoken"):
             value = text_or_none(key, value)
         converted.append((key, value))
-    return from_property_array(converted, return_user_data=True)
+    return Session.from_property_array(converted, return_user_data=True)
 
 
 def add_value(read: SourceRead, key: str, raw: bytes | str | None) -> None:

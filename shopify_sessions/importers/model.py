@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from shopify_sessions.codec import session_to_item
+from shopify_sessions.domain.session import Session
+from shopify_sessions.domain.validation import check_session
+from shopify_sessions.dynamodb.codec import session_to_item
+from shopify_sessions.dynamodb.item_size import MAX_ITEM_BYTES, item_size
 from shopify_sessions.errors import SessionStorageError
-from shopify_sessions.item_size import MAX_ITEM_BYTES, item_size
-from shopify_sessions.session import Session
-from shopify_sessions.validation import check_session
 
 __all__ = ["ImportSourceError", "Problem", "SourceRead", "validated"]
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from shopify_sessions.session import AssociatedUser, OnlineAccessInfo, Session
+from shopify_sessions.domain.session import AssociatedUser, OnlineAccessInfo, Session
 
 from .values import as_bool, as_user_id, epoch_datetime, orm_datetime, text_or_none
 

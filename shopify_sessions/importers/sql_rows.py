@@ -22,8 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from shopify_sessions.property_array import from_property_array
-from shopify_sessions.session import AssociatedUser, OnlineAccessInfo, Session
+from shopify_sessions.domain.session import AssociatedUser, OnlineAccessInfo, Session
 
 from .values import (
     Unit,
@@ -71,7 +70,7 @@ def shopify_row_to_session(row: Mapping[str, Any], dialect: str) -> Session:
         elif key in ("isonline", "accountowner", "collaborator", "emailverified"):
             value = as_bool(key, value)
         pairs.append((key, value))
-    return from_property_array(pairs, return_user_data=True)
+    return Session.from_property_array(pairs, return_user_data=True)
 
 
 _NAMES = {"expires": "expires", "refreshtokenexpires": "refreshTokenExpires"}

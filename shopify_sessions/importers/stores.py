@@ -8,7 +8,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from shopify_sessions.session import Session
+from shopify_sessions.domain.session import Session
 
 from .drivers import driver
 from .keyvalue import add_value, kv_dump_entries

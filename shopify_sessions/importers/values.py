@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Literal
 
-from shopify_sessions.attributes import parse_iso_datetime
+from shopify_sessions.dynamodb.attributes import parse_iso_datetime
 
 __all__ = [
     "EPOCH",

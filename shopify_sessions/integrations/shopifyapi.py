@@ -36,7 +36,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "pip install 'shopify-sessions[shopifyapi]'"
     ) from exc
 
-from shopify_sessions.session import Session, offline_session_id
+from shopify_sessions.domain.session import Session, offline_session_id
 
 __all__ = ["session_from_shopify_session", "to_shopify_session"]
 

@@ -49,8 +49,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "pip install 'shopify-sessions[shopifyapp]'"
     ) from exc
 
-from shopify_sessions.attributes import parse_iso_datetime
-from shopify_sessions.session import (
+from shopify_sessions.domain.session import (
     AssociatedUser,
     OnlineAccessInfo,
     Session,
@@ -58,6 +57,7 @@ from shopify_sessions.session import (
     offline_session_id,
     online_session_id,
 )
+from shopify_sessions.dynamodb.attributes import parse_iso_datetime
 
 __all__ = [
     "SHOPIFYAPP_EXTRA_HINT",

@@ -22,7 +22,7 @@ import pytest
 if TYPE_CHECKING:
     import httpx
 
-    from shopify_sessions.memory import MemorySessionStorage
+    from shopify_sessions.memory.storage import MemorySessionStorage
 
     from .fake_shopify import FakeShopify
 
@@ -55,7 +55,7 @@ def fake_shopify_client(fake_shopify: FakeShopify) -> Iterator[httpx.Client]:
 @pytest.fixture
 def memory_storage() -> Iterator[MemorySessionStorage]:
     """An empty in-process storage with the DynamoDB storage's contract, closed after the test."""
-    from shopify_sessions.memory import MemorySessionStorage
+    from shopify_sessions.memory.storage import MemorySessionStorage
 
     storage = MemorySessionStorage()
     yield storage

@@ -18,8 +18,8 @@ from datetime import datetime, timedelta, timezone
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
-from shopify_sessions.session import Session
-from shopify_sessions.validation import check_id
+from shopify_sessions.domain.session import Session
+from shopify_sessions.domain.validation import check_id
 
 from .lease import (
     Flow,

@@ -16,8 +16,8 @@ from datetime import timedelta
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
-from shopify_sessions.session import Session
-from shopify_sessions.validation import check_id
+from shopify_sessions.domain.session import Session
+from shopify_sessions.domain.validation import check_id
 
 from .fresh import call_for, check_load, refresh_flow
 from .lease import AsyncTokenRefresher, Flow, Snapshot

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from shopify_sessions.session import Session
+from shopify_sessions.domain.session import Session
 
 from .errors import ReauthorizationRequiredError, TokenRefreshError
 

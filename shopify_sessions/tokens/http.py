@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from shopify_sessions import redact
-from shopify_sessions.session import Session
+from shopify_sessions.domain.session import Session
 
 from .errors import ReauthorizationRequiredError
 from .grants import (

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
+from shopify_sessions.domain.session import Session
 from shopify_sessions.errors import SessionStorageError
-from shopify_sessions.session import Session
 
 from .errors import ReauthorizationRequiredError, TokenRefreshError
 from .grants import refresh_blocker

@@ -12,7 +12,7 @@ import time
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from shopify_sessions.session import Session
+from shopify_sessions.domain.session import Session
 
 from .grants import HttpAnswer, HttpRequest, Pause, TransportFailure
 from .http import SessionFlow, TokenEndpoint, http_answer, post_arguments, transport_failure

@@ -21,8 +21,8 @@ from typing import IO, Any
 from unittest import mock
 
 from shopify_sessions import AssociatedUser, AuthScopes, OnlineAccessInfo, Session
-from shopify_sessions import session as session_module
-from shopify_sessions.codec import item_to_session, session_to_item
+from shopify_sessions.domain import session as session_module
+from shopify_sessions.dynamodb.codec import item_to_session, session_to_item
 
 from .dynalite import INTEROP_DIR
 

@@ -32,8 +32,8 @@ from collections.abc import Mapping
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from .errors import CorruptSessionError
-from .session import Session
+from shopify_sessions.domain.session import Session
+from shopify_sessions.errors import CorruptSessionError
 
 __all__ = [
     "ACTIVE_KEY_ID_ENV",

@@ -15,12 +15,13 @@ from dataclasses import fields
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
+from shopify_sessions.domain._js import MAX_SAFE_INTEGER, js_lower
+from shopify_sessions.domain._jsdate import DateRangeError, date_from_epoch_ms, parse_js_date
+from shopify_sessions.domain.session import AssociatedUser, OnlineAccessInfo, Session
+from shopify_sessions.errors import CorruptSessionError
+
 from ._avjson import attribute_value_to_json, json_to_attribute_value
-from ._js import MAX_SAFE_INTEGER, js_lower
-from ._jsdate import DateRangeError, date_from_epoch_ms, parse_js_date
-from .errors import CorruptSessionError
 from .model import AssociatedUserMap, OnlineAccessInfoMap, SessionModel
-from .session import AssociatedUser, OnlineAccessInfo, Session
 
 __all__ = ["item_to_session", "model_to_session", "session_to_item", "session_to_model"]
 

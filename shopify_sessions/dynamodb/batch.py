@@ -3,7 +3,8 @@
 BatchGetItem and BatchWriteItem may process only part of a request (throttling, size limits)
 and return the rest as ``UnprocessedKeys`` / ``UnprocessedItems``. PynamoDB's helpers retry
 those with no backoff, and its batch write gives up after a few rounds; here each round waits
-(see :class:`~shopify_sessions.retry.RetryPolicy`) and we stop only when rounds stop helping.
+(see :class:`~shopify_sessions.dynamodb.retry.RetryPolicy`) and we stop only when rounds
+stop helping.
 """
 
 from __future__ import annotations

@@ -10,15 +10,16 @@ import contextlib
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
-from .dynamodb import DynamoDBSessionStorage
-from .local import LocalEndpoint
-from .session import (
+from shopify_sessions.domain.session import (
     AssociatedUser,
     OnlineAccessInfo,
     Session,
     offline_session_id,
     online_session_id,
 )
+from shopify_sessions.dynamodb.storage import DynamoDBSessionStorage
+
+from .endpoint import LocalEndpoint
 
 __all__ = ["DEMO_SHOP", "demo_sessions", "run_demo"]
 

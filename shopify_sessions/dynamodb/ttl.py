@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from .session import Session
+from shopify_sessions.domain.session import Session
 
 __all__ = ["DEFAULT_TTL_GRACE", "TTL_ATTRIBUTE", "natural_end", "ttl_for"]
 

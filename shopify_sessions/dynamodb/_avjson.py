@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from ._js import js_string
+from shopify_sessions.domain._js import js_string
 
 __all__ = ["attribute_value_to_json", "json_to_attribute_value"]
 

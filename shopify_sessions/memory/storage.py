@@ -5,11 +5,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator
 
-from .errors import SessionConflictError
-from .memory_lease import LeaseState, MemoryLeaseStore
-from .session import Session
-from .tokens.fresh import LoadsFreshSessions, SingleFlight
-from .validation import check_expected, check_id, check_session, check_shop, unique_ids
+from shopify_sessions.domain.session import Session
+from shopify_sessions.domain.validation import (
+    check_expected,
+    check_id,
+    check_session,
+    check_shop,
+    unique_ids,
+)
+from shopify_sessions.errors import SessionConflictError
+from shopify_sessions.tokens.fresh import LoadsFreshSessions, SingleFlight
+
+from .lease import LeaseState, MemoryLeaseStore
 
 __all__ = ["MemorySessionStorage"]
 

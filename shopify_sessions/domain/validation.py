@@ -6,8 +6,10 @@ from collections.abc import Iterable
 from dataclasses import fields
 from typing import Any
 
-from .errors import InvalidSessionError
-from .session import AssociatedUser, OnlineAccessInfo, Session, check_json_value
+from shopify_sessions.errors import InvalidSessionError
+
+from .online_access import AssociatedUser, OnlineAccessInfo, check_json_value
+from .session import Session
 
 __all__ = ["check_expected", "check_id", "check_session", "check_shop", "unique_ids"]
 

@@ -15,25 +15,32 @@ from typing import Any
 
 from botocore.config import Config
 
-from . import redact
-from .cipher import TOKEN_FIELDS, TokenCipher, is_encrypted, open_tokens
-from .codec import item_to_session, session_to_model
-from .dynamodb_lease import DynamoDBLeaseStore
-from .errors import (
+from shopify_sessions import redact
+from shopify_sessions.domain.session import Session
+from shopify_sessions.domain.validation import (
+    check_expected,
+    check_id,
+    check_session,
+    check_shop,
+    unique_ids,
+)
+from shopify_sessions.errors import (
     CorruptSessionError,
     InvalidSessionError,
     SchemaMismatchError,
     SessionConflictError,
 )
+from shopify_sessions.tokens.fresh import LoadsFreshSessions, SingleFlight
+
+from .cipher import TOKEN_FIELDS, TokenCipher, is_encrypted, open_tokens
+from .codec import item_to_session, session_to_model
 from .item_size import MAX_ITEM_BYTES, item_size
+from .lease import DynamoDBLeaseStore
 from .model import SessionModel, bind_model, schema_differences
 from .retry import RetryPolicy
-from .session import Session
 from .settings import local_credentials, resolve_connection, resolve_names
 from .table_requests import DEFAULT_MAX_CONCURRENCY, TableRequests
-from .tokens.fresh import LoadsFreshSessions, SingleFlight
 from .ttl import DEFAULT_TTL_GRACE, ttl_for
-from .validation import check_expected, check_id, check_session, check_shop, unique_ids
 
 __all__ = ["DynamoDBSessionStorage"]
 

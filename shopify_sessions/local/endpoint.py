@@ -26,19 +26,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
-from .codec import item_to_session
-from .dynamodb import DynamoDBSessionStorage
-from .errors import CorruptSessionError
-from .local_server import GuardedServer
-from .node_json import parse_node_json_lines, session_to_node_json_line
-from .session import Session
-from .settings import (
+from shopify_sessions.domain.session import Session
+from shopify_sessions.dynamodb.codec import item_to_session
+from shopify_sessions.dynamodb.settings import (
     LOCAL_CREDENTIALS,
     Credentials,
     aws_credentials_configured,
     is_local_endpoint,
     local_credentials,
 )
+from shopify_sessions.dynamodb.storage import DynamoDBSessionStorage
+from shopify_sessions.errors import CorruptSessionError
+from shopify_sessions.formats.node_json import parse_node_json_lines, session_to_node_json_line
+
+from .server import GuardedServer
 
 __all__ = [
     "LOCAL_CREDENTIALS",

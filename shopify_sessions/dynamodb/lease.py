@@ -10,13 +10,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from shopify_sessions.domain.session import Session
+from shopify_sessions.errors import SessionConflictError
+from shopify_sessions.tokens.lease import (
+    DEAD_REFRESH_TOKEN,
+    LEASE_EXPIRES,
+    LEASE_HOLDER,
+    Snapshot,
+    fingerprint,
+)
+
 from .codec import item_to_session
-from .errors import SessionConflictError
-from .session import Session
-from .tokens.lease import DEAD_REFRESH_TOKEN, LEASE_EXPIRES, LEASE_HOLDER, Snapshot, fingerprint
 
 if TYPE_CHECKING:
-    from .dynamodb import DynamoDBSessionStorage
+    from .storage import DynamoDBSessionStorage
 
 __all__ = ["DynamoDBLeaseStore"]
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .session import Session
-from .tokens.lease import Snapshot, fingerprint
+from shopify_sessions.domain.session import Session
+from shopify_sessions.tokens.lease import Snapshot, fingerprint
 
 if TYPE_CHECKING:
-    from .memory import MemorySessionStorage
+    from .storage import MemorySessionStorage
 
 __all__ = ["LeaseState", "MemoryLeaseStore"]
 

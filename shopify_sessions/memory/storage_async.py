@@ -11,10 +11,11 @@ import functools
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
-from .memory import MemorySessionStorage
-from .memory_lease import MemoryLeaseStore
-from .session import Session
-from .tokens.fresh_async import AsyncLoadsFreshSessions, AsyncSingleFlight
+from shopify_sessions.domain.session import Session
+from shopify_sessions.tokens.fresh_async import AsyncLoadsFreshSessions, AsyncSingleFlight
+
+from .lease import MemoryLeaseStore
+from .storage import MemorySessionStorage
 
 __all__ = ["AsyncMemoryLeaseStore", "AsyncMemorySessionStorage"]
 

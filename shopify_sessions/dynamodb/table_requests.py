@@ -21,14 +21,15 @@ from typing import Any, TypeVar
 from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError
 from pynamodb.exceptions import PynamoDBException, TableDoesNotExist
 
-from .batch import chunked, send_until_done
-from .errors import (
+from shopify_sessions.errors import (
     AccessDeniedError,
     SessionConflictError,
     SessionStorageError,
     StorageUnavailableError,
     TableNotFoundError,
 )
+
+from .batch import chunked, send_until_done
 from .model import SessionModel
 from .retry import RetryPolicy, is_retryable
 

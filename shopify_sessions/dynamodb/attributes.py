@@ -10,8 +10,8 @@ from typing import Any
 from pynamodb.attributes import Attribute
 from pynamodb.constants import STRING
 
-from ._jsdate import parse_js_date
-from .session import normalize_datetime
+from shopify_sessions.domain._jsdate import parse_js_date
+from shopify_sessions.domain.session import normalize_datetime
 
 __all__ = ["NodeDateTimeAttribute", "format_node_datetime", "parse_iso_datetime"]
 

@@ -24,13 +24,13 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ._avjson import attribute_value_to_json, json_to_attribute_value
-from ._jsdate import DateRangeError, parse_js_date
-from .codec import item_to_session, session_to_item
-from .errors import SessionStorageError
-from .item_size import MAX_ITEM_BYTES, item_size
-from .session import Session
-from .ttl import TTL_ATTRIBUTE
+from shopify_sessions.domain._jsdate import DateRangeError, parse_js_date
+from shopify_sessions.domain.session import Session
+from shopify_sessions.dynamodb._avjson import attribute_value_to_json, json_to_attribute_value
+from shopify_sessions.dynamodb.codec import item_to_session, session_to_item
+from shopify_sessions.dynamodb.item_size import MAX_ITEM_BYTES, item_size
+from shopify_sessions.dynamodb.ttl import TTL_ATTRIBUTE
+from shopify_sessions.errors import SessionStorageError
 
 __all__ = [
     "NODE_JSON_KEYS",

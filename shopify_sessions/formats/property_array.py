@@ -11,13 +11,38 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from ._js import MAX_SAFE_INTEGER, js_lower, js_number, js_string, js_truthy
-from ._jsdate import date_from_epoch_ms, epoch_ms
-from .session import AssociatedUser, OnlineAccessInfo, Session
+from shopify_sessions.domain._js import MAX_SAFE_INTEGER, js_lower, js_number, js_string, js_truthy
+from shopify_sessions.domain._jsdate import date_from_epoch_ms, epoch_ms
+from shopify_sessions.domain.online_access import AssociatedUser, OnlineAccessInfo
 
-__all__ = ["from_property_array", "to_property_array"]
+
+class SessionFields(Protocol):
+    """What the rows are made of: a ``Session``'s persisted fields (read only here)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def shop(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def is_online(self) -> bool: ...
+    @property
+    def scope(self) -> str | None: ...
+    @property
+    def expires(self) -> datetime | None: ...
+    @property
+    def access_token(self) -> str | None: ...
+    @property
+    def refresh_token(self) -> str | None: ...
+    @property
+    def refresh_token_expires(self) -> datetime | None: ...
+    @property
+    def online_access_info(self) -> OnlineAccessInfo | None: ...
+
+__all__ = ["SessionFields", "session_fields", "to_property_array"]
 
 # lower-cased key -> Node's key (fromPropertyArray's "sanitize keys" step); others stay lower
 _RENAMES = {
@@ -52,7 +77,9 @@ _FIELDS = {  # Node key -> Session field, for the keys kept as given
 }
 
 
-def to_property_array(session: Session, return_user_data: bool = False) -> list[tuple[str, Any]]:
+def to_property_array(
+    session: SessionFields, return_user_data: bool = False
+) -> list[tuple[str, Any]]:
     """Pairs for the saved properties in Node's order, absent ones skipped, dates as epoch ms.
 
     With ``return_user_data`` a user field stored as NULL gives a ``None`` pair, as in Node.
@@ -88,8 +115,8 @@ def to_property_array(session: Session, return_user_data: bool = False) -> list[
     return pairs
 
 
-def from_property_array(entries: Iterable[Any], return_user_data: bool = False) -> Session:
-    """Rebuild a Session from pairs, the way Node's ``Session.fromPropertyArray`` does.
+def session_fields(entries: Iterable[Any], return_user_data: bool = False) -> dict[str, Any]:
+    """``Session`` keyword arguments from pairs, the way Node's ``Session.fromPropertyArray`` does.
 
     Keys are case-insensitive, a later duplicate wins, ``None`` values and unknown keys are
     ignored. Raises ``TypeError`` / ``ValueError`` naming the property where Node would build
@@ -128,7 +155,7 @@ def from_property_array(entries: Iterable[Any], return_user_data: bool = False) 
             if user
             else OnlineAccessInfo(extra={"associated_user": {}})  # Node: associated_user {}
         )
-    return Session(**data)
+    return data
 
 
 def _user(rows: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""Sessions in process: the storages for tests and single-process tools."""
