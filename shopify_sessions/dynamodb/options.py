@@ -47,6 +47,9 @@ class TableStorage:
     the old name until ``re_encrypt`` has run.
     ``ttl_grace``: sessions with a natural end get a ``ttl`` attribute (epoch seconds) that
     long after it, for DynamoDB's TTL to remove them; ``None`` writes no ``ttl``.
+    ``coalesce`` (the async storage's): plain loads, stores and deletes issued by concurrent
+    tasks in one event-loop turn go out as BatchGetItem / BatchWriteItem, each caller getting
+    its own answer; the blocking storage sends each call as it comes.
     """
 
     def __init__(
@@ -66,6 +69,7 @@ class TableStorage:
         cipher_table_name: str | None = None,
         ttl_grace: timedelta | None = DEFAULT_TTL_GRACE,
         botocore_config: Config | None = None,
+        coalesce: bool = True,
     ) -> None:
         given = dict(getattr(botocore_config, "_user_provided_options", {}) or {})
         self.table_name, self.shop_index_name = resolve_names(session_table_name, shop_index_name)
@@ -101,6 +105,7 @@ class TableStorage:
             ttl_grace=ttl_grace,
         )
         self.lease_plans = LeasePlans(self.plans)
+        self.coalesce = coalesce
         self._start()
 
     def _start(self) -> None:

@@ -75,7 +75,7 @@ class SessionTable:
         check_expected(session, expected)
         item = self.sealed_item(session)
         if expected is None:
-            yield from self.requests.put_item(item)
+            yield from self.requests.write_item((session.id, item))
             return True
         condition = yield from self._expected_condition(expected)
         if not (yield from self._write(item, condition)):
@@ -112,7 +112,7 @@ class SessionTable:
     def delete_session(self, id: str) -> Plan[bool]:
         """One DeleteItem; deleting an id that is not stored still returns ``True``."""
         check_id(id)
-        yield from self.requests.delete_item(id)
+        yield from self.requests.write_item((id, None))
         return True
 
     def delete_sessions(self, ids: Iterable[str]) -> Plan[bool]:

@@ -35,6 +35,7 @@ __all__ = [
     "BATCH_WRITE_SIZE",
     "DEFAULT_MAX_CONCURRENCY",
     "TableRequests",
+    "Write",
     "is_aws_error",
 ]
 
@@ -104,23 +105,29 @@ class TableRequests:
         """The ``TableName`` and ``Key`` of the session ``id``'s item."""
         return {"TableName": self.table_name, "Key": {"id": {"S": id}}}
 
+    def get_item_request(self, id: str) -> Send:
+        return Send("GetItem", {**self.key(id), "ConsistentRead": True})
+
+    def write_request(self, write: Write) -> Send:
+        """The PutItem of ``(id, item)``, or the DeleteItem of ``(id, None)``."""
+        id, item = write
+        if item is None:
+            return Send("DeleteItem", self.key(id))
+        return Send("PutItem", {"TableName": self.table_name, "Item": item})
+
     def get_item(self, id: str) -> Plan[dict[str, Any] | None]:
         """One strongly consistent GetItem: the raw item, or ``None``."""
-        response = yield from self.call(
-            "GetItem", {**self.key(id), "ConsistentRead": True}
-        )
+        send = self.get_item_request(id)
+        response = yield from self.call(send.action, send.request)
         item: dict[str, Any] | None = response.get("Item")
         return item
 
-    def delete_item(self, id: str) -> Plan[None]:
-        yield from self.call("DeleteItem", self.key(id))
 
     def put_item(self, item: dict[str, Any], condition: dict[str, Any] | None = None) -> Plan[bool]:
         """One PutItem (``condition``: expression fields); ``False`` when the condition failed."""
         try:
-            yield from self.call(
-                "PutItem", {"TableName": self.table_name, "Item": item, **(condition or {})}
-            )
+            send = self.write_request((item["id"]["S"], item))
+            yield from self.call(send.action, {**send.request, **(condition or {})})
         except SessionConflictError:
             return False
         return True
@@ -141,10 +148,10 @@ class TableRequests:
         if len(ids) > 1 and "BatchGetItem" not in self.denied_batch_actions:
             try:
                 chunks: list[tuple[list[T], list[str]]] = yield self.each(
-                    [self._get_chunk(chunk, decode) for chunk in chunked(ids, BATCH_GET_SIZE)]
+                    [self.get_chunk(chunk, decode) for chunk in chunked(ids, BATCH_GET_SIZE)]
                 )
             except AccessDeniedError as error:
-                self._note_denied(error)
+                self.note_denied(error)
             else:
                 self._check_done("BatchGetItem", "unread", [i for _, left in chunks for i in left])
                 return [entry for found, _ in chunks for entry in found]
@@ -157,15 +164,15 @@ class TableRequests:
         if len(writes) > 1 and "BatchWriteItem" not in self.denied_batch_actions:
             try:
                 left: list[list[str]] = yield self.each(
-                    [self._write_chunk(chunk) for chunk in chunked(writes, BATCH_WRITE_SIZE)]
+                    [self.write_chunk(chunk) for chunk in chunked(writes, BATCH_WRITE_SIZE)]
                 )
             except AccessDeniedError as error:
-                self._note_denied(error)
+                self.note_denied(error)
             else:
                 what = "undeleted" if all(item is None for _, item in writes) else "unwritten"
                 self._check_done("BatchWriteItem", what, [id for part in left for id in part])
                 return
-        yield self.each([self._write_one(id, item) for id, item in writes])
+        yield self.each([self.write_item(write) for write in writes])
 
     def each(self, plans: list[Plan[T]]) -> Each:
         return Each(plans, self.max_concurrency)
@@ -174,13 +181,12 @@ class TableRequests:
         item = yield from self.get_item(id)
         return decode(item) if item else None
 
-    def _write_one(self, id: str, item: dict[str, Any] | None) -> Plan[None]:
-        if item is None:
-            yield from self.delete_item(id)
-        else:
-            yield from self.put_item(item)
+    def write_item(self, write: Write) -> Plan[None]:
+        """One unconditional PutItem or DeleteItem (see :meth:`write_request`)."""
+        send = self.write_request(write)
+        yield from self.call(send.action, send.request)
 
-    def _get_chunk(
+    def get_chunk(
         self, ids: list[str], decode: Callable[[dict[str, Any]], T]
     ) -> Plan[tuple[list[T], list[str]]]:
         """BatchGetItem of up to 100 ids until done or stalled: (decoded items, ids left)."""
@@ -197,7 +203,7 @@ class TableRequests:
         left = yield from until_done(send, ids, self.retry)
         return found, left
 
-    def _write_chunk(self, writes: list[Write]) -> Plan[list[str]]:
+    def write_chunk(self, writes: list[Write]) -> Plan[list[str]]:
         """BatchWriteItem of up to 25 puts and deletes until done or stalled: the ids left."""
 
         def send(pending: list[Write]) -> Plan[list[Write]]:
@@ -218,12 +224,16 @@ class TableRequests:
 
     def _check_done(self, action: str, what: str, left: list[str]) -> None:
         if left:
-            raise StorageUnavailableError(
-                action, self.table_name, self.retry.stalled_rounds,
-                f"{len(left)} sessions left {what}: {_id_list(left)}",
-            )  # fmt: skip
+            raise self.unfinished(action, what, left)
 
-    def _note_denied(self, error: AccessDeniedError) -> None:
+    def unfinished(self, action: str, what: str, left: list[str]) -> StorageUnavailableError:
+        """The error for the ``left`` ids of a batch that stopped making progress."""
+        return StorageUnavailableError(
+            action, self.table_name, self.retry.stalled_rounds,
+            f"{len(left)} sessions left {what}: {_id_list(left)}",
+        )  # fmt: skip
+
+    def note_denied(self, error: AccessDeniedError) -> None:
         """Remember a refused batch action; warn once per table and action."""
         if error.action not in _SINGLE_FALLBACK:
             raise error
