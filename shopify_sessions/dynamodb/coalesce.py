@@ -12,8 +12,7 @@ coalesced; a lone request goes out as it is.
 from __future__ import annotations
 
 import asyncio
-import copy
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from shopify_sessions.errors import AccessDeniedError
@@ -81,14 +80,20 @@ class Coalescer:
         writes, self._writes = self._writes, []
         self._scheduled = False
         if gets:
-            self._spawn(self._send_gets(gets))
+            self._spawn(self._send_gets(gets), [a for answers in gets.values() for a in answers])
         if writes:
-            self._spawn(self._send_writes(writes))
+            self._spawn(self._send_writes(writes), [answer for _, answer in writes])
 
-    def _spawn(self, work: Any) -> None:
+    def _spawn(self, work: Coroutine[Any, Any, None], answers: list[Answer]) -> None:
         task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)  # held until done: the loop keeps only weak references
-        task.add_done_callback(self._tasks.discard)
+
+        def done(task: asyncio.Task[None]) -> None:
+            self._tasks.discard(task)
+            failure = None if task.cancelled() else task.exception()
+            _fail(answers, failure or RuntimeError("the batch carrying this call was cancelled"))
+
+        task.add_done_callback(done)  # no caller is left waiting, whatever happened
 
     # --- gets ------------------------------------------------------------------------------------
 
@@ -187,7 +192,16 @@ def _settle(answers: list[Answer], response: dict[str, Any]) -> None:
             answer.set_result(response)
 
 
-def _fail(answers: list[Answer], error: Exception) -> None:
+def _fail(answers: list[Answer], error: BaseException) -> None:
     for answer in answers:
         if not answer.done():
-            answer.set_exception(copy.copy(error))  # each caller raises an error of its own
+            answer.set_exception(_own(error))
+
+
+def _own(error: BaseException) -> BaseException:
+    """A copy of ``error`` for one caller: raised in many tasks, one object would collect
+    every task's traceback."""
+    clone = type(error).__new__(type(error), *error.args)
+    clone.__dict__.update(error.__dict__)
+    clone.args = error.args
+    return clone
