@@ -1,11 +1,12 @@
-"""examples/fastapi_app through httpx's ASGI transport, the app in the test's event loop with its
-async storage and the fake Shopify over real HTTP: the scenarios shared with the Flask and
-Django examples (tests/support/example_apps.py: install, expiry under 10 concurrent requests,
-401 retry, webhooks, the job), and the example's own tests on the pytest plugin.
+"""examples/fastapi_app through httpx's ASGI transport, the app in the test's event loop with
+``AsyncDynamoDBSessionStorage`` on moto's server and the fake Shopify over real HTTP: the
+scenarios shared with the Flask and Django examples (tests/support/example_apps.py: install,
+expiry under 10 concurrent requests, 401 retry, webhooks, the job), the command line, and the
+example's own tests on the pytest plugin.
 
 The scenarios are blocking code: each runs in a worker thread and reaches the app through a
 blocking portal into the test's loop, so 10 threads make 10 concurrent requests there. Their
-``app.storage`` is a blocking storage on the same sessions, for their reads and moves.
+``app.storage`` is a ``DynamoDBSessionStorage`` on the same table, for their reads and moves.
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ import httpx
 import pytest
 from anyio.from_thread import BlockingPortal
 
-from shopify_sessions import AsyncMemorySessionStorage, AsyncSessionStorage, SessionStorage
+from shopify_sessions import AsyncDynamoDBSessionStorage, AsyncSessionStorage, SessionStorage
 from shopify_sessions.testing import FakeShopify
-from tests.support.example_apps import SCENARIOS, Answer, Scenario, fake_shopify, scenario_id
+from tests.support import example_apps as shared
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "fastapi_app"
 
@@ -72,10 +73,10 @@ class FastAPIDriver:
         self._client = await self._stack.enter_async_context(client)
         return self
 
-    def get(self, path: str, headers: dict[str, str] | None = None) -> Answer:
+    def get(self, path: str, headers: dict[str, str] | None = None) -> shared.Answer:
         return self._answer(self._portal.call(partial(self._client.get, path, headers=headers)))
 
-    def post(self, path: str, body: bytes, headers: dict[str, str]) -> Answer:
+    def post(self, path: str, body: bytes, headers: dict[str, str]) -> shared.Answer:
         post = partial(self._client.post, path, content=body, headers=headers)
         return self._answer(self._portal.call(post))
 
@@ -105,8 +106,8 @@ class FastAPIDriver:
         mp.setattr(self.app_storage, name, awaited)
 
     @staticmethod
-    def _answer(response: httpx.Response) -> Answer:
-        return Answer(response.status_code, response.headers, response.content)
+    def _answer(response: httpx.Response) -> shared.Answer:
+        return shared.Answer(response.status_code, response.headers, response.content)
 
 
 @pytest.fixture
@@ -115,11 +116,13 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-async def app() -> AsyncIterator[FastAPIDriver]:
-    with fake_shopify() as shopify:
+async def app(moto_server_endpoint: str) -> AsyncIterator[FastAPIDriver]:
+    table = shared.moto_table(moto_server_endpoint, "fastapi")
+    with shared.fake_shopify() as shopify, table as storage:
         async with AsyncExitStack() as stack:
-            app_storage = await stack.enter_async_context(AsyncMemorySessionStorage())
-            storage = app_storage.sync
+            app_storage = await stack.enter_async_context(
+                AsyncDynamoDBSessionStorage(storage.table_name, host=moto_server_endpoint)
+            )
             transport = shopify.async_transport()
             http = await stack.enter_async_context(httpx.AsyncClient(transport=transport))
             portal = await stack.enter_async_context(BlockingPortal())
@@ -127,9 +130,9 @@ async def app() -> AsyncIterator[FastAPIDriver]:
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("scenario", SCENARIOS, ids=scenario_id)
+@pytest.mark.parametrize("scenario", shared.SCENARIOS, ids=shared.scenario_id)
 async def test_fastapi_example(
-    app: FastAPIDriver, scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+    app: FastAPIDriver, scenario: shared.Scenario, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await anyio.to_thread.run_sync(scenario, app, monkeypatch)
 

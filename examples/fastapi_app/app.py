@@ -24,7 +24,12 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from shopify_app.types import RequestInput, Res
 
-from shopify_sessions import AsyncMemorySessionStorage, AsyncSessionStorage, TokenRefreshError
+from shopify_sessions import (
+    AsyncDynamoDBSessionStorage,
+    AsyncMemorySessionStorage,
+    AsyncSessionStorage,
+    TokenRefreshError,
+)
 from shopify_sessions.integrations.embedded_app_async import AsyncBackend
 from shopify_sessions.integrations.embedded_app_flows import (
     PATCH_ID_TOKEN_PATH,
@@ -61,7 +66,7 @@ def make_storage(kind: str) -> AsyncSessionStorage:
     if kind == "memory":
         return AsyncMemorySessionStorage()
     if kind == "dynamodb":
-        raise NotImplementedError("AsyncDynamoDBSessionStorage has not landed yet")
+        return AsyncDynamoDBSessionStorage()
     raise ValueError(f"SHOPIFY_SESSIONS_BACKEND is 'dynamodb' or 'memory', not {kind!r}")
 
 
