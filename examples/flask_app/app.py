@@ -28,18 +28,11 @@ from shopify_sessions.integrations.embedded_app import (
     Backend,
     ShopifyRefused,
     Verified,
+    app_home_page,
     shop_of,
 )
 
 routes = Blueprint("shopify", __name__)
-
-PAGE = """<!doctype html>
-<html><head>
-<script src="https://cdn.shopify.com/shopifycloud/app-bridge.js" data-api-key="{api_key}"></script>
-<script src="https://cdn.shopify.com/shopifycloud/polaris.js"></script>
-</head><body><s-page heading="{shop}">Installed.</s-page></body></html>
-"""
-
 
 def create_app(
     *, storage: SessionStorage | None = None, http_client: httpx.Client | None = None, **config: Any
@@ -107,7 +100,7 @@ def app_home(view: Callable[[Verified], ResponseReturnValue]) -> Callable[[], Re
 @app_home
 def home(verified: Verified) -> ResponseReturnValue:
     session = backend().install(verified)  # token exchange on first open, then stored
-    page = PAGE.format(api_key=current_app.config["SHOPIFY_API_KEY"], shop=session.shop)
+    page = app_home_page(current_app.config["SHOPIFY_API_KEY"], session.shop)
     return Response(page, headers=verified.response.headers)  # CSP frame-ancestors
 
 

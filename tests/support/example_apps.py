@@ -2,7 +2,8 @@
 signatures, moves that put a stored token into a given state, and the scenarios themselves.
 
 Each example's test module drives its app through its framework's own test client behind an
-``AppDriver``; the scenarios (``SCENARIOS``) are the same for every framework.
+``AppDriver``; the scenarios (``SCENARIOS``) are the same for every framework. They are blocking
+code: an async app's driver runs its app in the test's event loop and is called from a thread.
 """
 
 from __future__ import annotations
@@ -153,6 +154,19 @@ class AppDriver(Protocol):
     def online(self) -> AppDriver:
         """The same app, configured to also keep online tokens."""
         ...
+
+
+def patch_storage(
+    app: AppDriver, mp: pytest.MonkeyPatch, name: str, replacement: Callable[..., Any]
+) -> None:
+    """Replace method ``name`` of the storage the app itself calls. An async app's driver has
+    ``patch_storage`` (its ``storage`` is a blocking one on the same table, which the app never
+    calls): it puts ``replacement`` on the app's async storage, awaited."""
+    patch = getattr(app, "patch_storage", None)
+    if patch is not None:
+        patch(mp, name, replacement)
+    else:
+        mp.setattr(app.storage, name, replacement)
 
 
 def open_app(app: AppDriver, shop: str = SHOP, user_id: str = "42") -> Answer:
@@ -320,7 +334,7 @@ def scopes_update_never_overwrites_a_token_refreshed_meanwhile(
         storage.store_session(refreshed)
         return stale
 
-    mp.setattr(storage, "load_session", load_then_refresh)
+    patch_storage(app, mp, "load_session", load_then_refresh)
     body, headers = webhook("app/scopes_update", SHOP, {"current": ["write_products"]})
 
     assert app.post("/webhooks", body, headers).status == 200
@@ -355,6 +369,21 @@ def job_calls_every_installed_shop(app: AppDriver, mp: pytest.MonkeyPatch) -> No
     )
 
 
+def job_calls_at_most_concurrency_shops_at_once(app: AppDriver, mp: pytest.MonkeyPatch) -> None:
+    shops = [f"shop{i}.myshopify.com" for i in range(6)]
+    for shop in shops:
+        open_app(app, shop)
+    app.shopify.latency = 0.1  # slow Admin calls: without a bound, all six would overlap
+
+    lines = app.run_job(concurrency=2)
+
+    assert lines == [f"{shop}: ok" for shop in shops]
+    admin = [c for c in app.shopify.calls if c.grant == "admin_api"]
+    # calls in flight when each started, itself included
+    in_flight = [sum(o.started <= c.started < o.finished for o in admin) for c in admin]
+    assert max(in_flight) == 2
+
+
 Scenario = Callable[[AppDriver, pytest.MonkeyPatch], None]
 
 SCENARIOS: list[Scenario] = [
@@ -369,6 +398,7 @@ SCENARIOS: list[Scenario] = [
     scopes_update_webhook_stores_the_scope,
     scopes_update_never_overwrites_a_token_refreshed_meanwhile,
     job_calls_every_installed_shop,
+    job_calls_at_most_concurrency_shops_at_once,
 ]
 
 

@@ -14,16 +14,14 @@ from django.views.decorators.http import require_GET, require_POST
 from shopify_app.types import RequestInput, Res
 
 from shopify_sessions import TokenRefreshError
-from shopify_sessions.integrations.embedded_app import ShopifyRefused, Verified, shop_of
+from shopify_sessions.integrations.embedded_app import (
+    ShopifyRefused,
+    Verified,
+    app_home_page,
+    shop_of,
+)
 
 from .services import backend
-
-PAGE = """<!doctype html>
-<html><head>
-<script src="https://cdn.shopify.com/shopifycloud/app-bridge.js" data-api-key="{api_key}"></script>
-<script src="https://cdn.shopify.com/shopifycloud/polaris.js"></script>
-</head><body><s-page heading="{shop}">Installed.</s-page></body></html>
-"""
 
 
 def shopify_request(request: HttpRequest) -> RequestInput:
@@ -59,7 +57,7 @@ def app_home(view: Callable[[HttpRequest, Verified], HttpResponse]) -> Callable[
 @app_home
 def home(request: HttpRequest, verified: Verified) -> HttpResponse:
     session = backend().install(verified)  # token exchange on first open, then stored
-    page = PAGE.format(api_key=settings.SHOPIFY_API_KEY, shop=session.shop)
+    page = app_home_page(settings.SHOPIFY_API_KEY, session.shop)
     return HttpResponse(page, headers=verified.response.headers)  # CSP frame-ancestors
 
 
