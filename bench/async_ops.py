@@ -331,6 +331,7 @@ class AsyncBench:
         # what each side works on
         load_shop, store_shop = shop_name("async-load"), shop_name("async-store")
         self.load_ids = [session_id(load_shop, u) for u in range(1, max(MEMORY_SIZES) + 1)]
+        self._loads = self.load_ids[:N_LOAD]
         self.store_users = list(range(1, N_STORE + 1))
         self.store_sessions = [session(store_shop, u) for u in self.store_users]
         self.store_items = [dynamo_item(store_shop, u) for u in self.store_users]
@@ -392,10 +393,6 @@ class AsyncBench:
         if op == "store":
             return lambda: asyncio.gather(*(storage.store_session(s) for s in self.store_sessions))
         return lambda: asyncio.gather(*(storage.find_sessions_by_shop(s) for s in self.find_shops))
-
-    @property
-    def _loads(self) -> list[str]:
-        return self.load_ids[:N_LOAD]
 
     def _sync_calls(self, op: str) -> Callable[[], list[Any]]:
         s, pool = self.sync, self.pool
