@@ -33,7 +33,17 @@ ROOT = Path(__file__).resolve().parent.parent
 CHILD_TIMEOUT_S = 60.0
 INDEX = "shop_index"
 
-_PRELUDE = "import sys, time\nc0, t0 = time.process_time(), time.perf_counter()\n"
+_PRELUDE = """import gc, sys, time
+gcs = [0.0, 0, 0.0]  # seconds in the cyclic GC, full collections, start of the current one
+def on_gc(phase, info):
+    if phase == "start":
+        gcs[2] = time.perf_counter()
+    else:
+        gcs[0] += time.perf_counter() - gcs[2]
+        gcs[1] += info["generation"] == 2
+gc.callbacks.append(on_gc)
+c0, t0 = time.process_time(), time.perf_counter()
+"""
 _OURS = """
 from shopify_sessions import DynamoDBSessionStorage
 t1 = time.perf_counter()
@@ -62,7 +72,7 @@ import json
 heavy = [m for m in {HEAVY!r} if m in sys.modules]
 print(json.dumps({{
     "import_ms": (t1 - t0) * 1000, "client_ms": (t2 - t1) * 1000, "first_ms": (t3 - t2) * 1000,
-    "cpu_ms": (c3 - c0) * 1000,
+    "cpu_ms": (c3 - c0) * 1000, "gc_ms": gcs[0] * 1000, "full_gcs": gcs[1],
     "found": found, "modules": len(sys.modules), "heavy": heavy, "origin": origin,
 }}))
 """
@@ -102,6 +112,8 @@ class ColdRun:
     client_ms: float
     first_ms: float
     cpu_ms: float  # the child's CPU time, import to item (less swayed by other load)
+    gc_ms: float  # of which in the cyclic garbage collector
+    full_gcs: int  # full (generation 2) collections
     wall_ms: float  # the whole process, as the parent saw it (interpreter start and exit too)
     modules: int
     heavy: list[str]
@@ -161,8 +173,9 @@ class ColdStart:
             f"### cold start: a fresh process's first load (median of {n} processes each)",
             "",
             "| side | import ms | client ms | first request ms | import to item ms | CPU ms "
-            "| process wall ms | requests | modules loaded | heavy modules |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |",
+            "| GC ms (full collections) | process wall ms | requests | modules loaded "
+            "| heavy modules |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |",
         ]
         for side in SIDES:
             counts = self.runs[side][0].counts
@@ -171,6 +184,7 @@ class ColdStart:
                 f"| {LABELS[side]} | {self.median(side, 'import_ms'):.0f} "
                 f"| {self.median(side, 'client_ms'):.0f} | {self.median(side, 'first_ms'):.0f} "
                 f"| {self.median(side, 'total_ms'):.0f} | {self.median(side, 'cpu_ms'):.0f} "
+                f"| {self.median(side, 'gc_ms'):.0f} ({self.median(side, 'full_gcs'):g}) "
                 f"| {self.median(side, 'wall_ms'):.0f} "
                 f"| {reqs} | {self.median(side, 'modules'):.0f} "
                 f"| {', '.join(self.heavy(side)) or 'none'} |"
@@ -180,7 +194,8 @@ class ColdStart:
             f"ours / raw, import to item: **{self.ratio:.2f}x** (CPU {self.cpu_ratio:.2f}x, "
             f"process wall {self.median('ours', 'wall_ms') / self.median('raw', 'wall_ms'):.2f}x)."
             " Each run: `python -c` in a new process, timed inside from before the first import "
-            "to the loaded item (CPU: the child's CPU time over the same stretch); ours: "
+            "to the loaded item (CPU: the child's CPU time over the same stretch; GC: time in "
+            "the cyclic garbage collector, from `gc.callbacks`); ours: "
             "`from shopify_sessions import DynamoDBSessionStorage`, "
             "`DynamoDBSessionStorage(table, index, host=...)`, `load_session(id)`; raw: "
             "`botocore.session.get_session().create_client('dynamodb', ...)`, `get_item` "
@@ -195,7 +210,8 @@ class ColdStart:
                 "What ours imports that raw botocore does not (`python -X importtime`, one "
                 "process each, self time summed per top-level package): "
                 + ", ".join(f"{c.name} {c.ms:.1f} ms" for c in self.extra_packages)
-                + ". Largest `shopify_sessions` imports (cumulative): "
+                + ". `shopify_sessions` modules whose imports cost most beyond raw botocore (self "
+                "time of every module below them that raw does not import): "
                 + ", ".join(f"`{c.name}` {c.ms:.1f} ms" for c in self.heavy_imports)
                 + ".",
                 "",
@@ -249,16 +265,23 @@ def _importtime(stderr: str) -> list[tuple[str, int, int, int]]:
 
 def attribute(ours_stderr: str, raw_stderr: str) -> tuple[list[ImportCost], list[ImportCost]]:
     """Packages ours imports that raw does not (self time per top-level package), and ours'
-    own modules with the largest cumulative import time below ``shopify_sessions``."""
+    own modules by what importing each costs beyond raw botocore: the self time of every
+    module in its import subtree that raw does not import."""
     raw_modules = {name for name, *_ in _importtime(raw_stderr)}
     by_package: dict[str, int] = {}
     own: dict[str, int] = {}
-    for name, self_us, cumulative_us, _depth in _importtime(ours_stderr):
-        if name not in raw_modules:
+    done: list[tuple[int, int]] = []  # (depth, extra us of its subtree), completion order
+    for name, self_us, _cumulative_us, depth in _importtime(ours_stderr):
+        extra = 0 if name in raw_modules else self_us
+        if extra:
             top = name.split(".")[0]
             by_package[top] = by_package.get(top, 0) + self_us
+        while done and done[-1][0] > depth:  # its imports finished before it did
+            child_depth, child_extra = done.pop()
+            extra += child_extra if child_depth == depth + 1 else 0
+        done.append((depth, extra))
         if name.startswith("shopify_sessions.") and name.count(".") >= 2:
-            own[name] = max(own.get(name, 0), cumulative_us)
+            own[name] = max(own.get(name, 0), extra)
     packages = sorted(by_package.items(), key=lambda kv: -kv[1])[:10]
     heavy = sorted(own.items(), key=lambda kv: -kv[1])[:8]
     return (
@@ -298,7 +321,7 @@ def bench_cold_start(
                     continue
                 result.runs[side].append(ColdRun(
                     answer["import_ms"], answer["client_ms"], answer["first_ms"],
-                    answer["cpu_ms"], wall_ms,
+                    answer["cpu_ms"], answer["gc_ms"], answer["full_gcs"], wall_ms,
                     answer["modules"], answer["heavy"], dict(proxy.counts),
                 ))  # fmt: skip
         log(
