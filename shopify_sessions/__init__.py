@@ -38,6 +38,7 @@ from .errors import (
 from .storage import AsyncSessionStorage, SessionStorage
 
 if TYPE_CHECKING:
+    from shopify_sessions.dynamodb.storage_async import AsyncDynamoDBSessionStorage
     from shopify_sessions.memory.storage_async import AsyncMemorySessionStorage
     from shopify_sessions.tokens.refresher import ShopifyTokenRefresher
     from shopify_sessions.tokens.refresher_async import AsyncShopifyTokenRefresher
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AccessDeniedError",
     "AssociatedUser",
+    "AsyncDynamoDBSessionStorage",
     "AsyncMemorySessionStorage",
     "AsyncSessionStorage",
     "AsyncShopifyTokenRefresher",
@@ -81,6 +83,7 @@ _LAZY = {  # name: module, imported on first use
     "ShopifyTokenRefresher": ".tokens.refresher",
     "AsyncShopifyTokenRefresher": ".tokens.refresher_async",
     "AsyncMemorySessionStorage": ".memory.storage_async",
+    "AsyncDynamoDBSessionStorage": ".dynamodb.storage_async",
 }
 
 

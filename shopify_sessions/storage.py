@@ -17,6 +17,7 @@ from shopify_sessions.tokens.lease import AsyncTokenRefresher, TokenRefresher
 
 if TYPE_CHECKING:
     from shopify_sessions.dynamodb.storage import DynamoDBSessionStorage
+    from shopify_sessions.dynamodb.storage_async import AsyncDynamoDBSessionStorage
     from shopify_sessions.memory.storage import MemorySessionStorage
     from shopify_sessions.memory.storage_async import AsyncMemorySessionStorage
 
@@ -147,5 +148,7 @@ if TYPE_CHECKING:  # mypy proves every storage keeps the whole contract
     ) -> tuple[SessionStorage, SessionStorage]:
         return memory, dynamodb
 
-    def _conforms_async(memory: AsyncMemorySessionStorage) -> AsyncSessionStorage:
-        return memory
+    def _conforms_async(
+        memory: AsyncMemorySessionStorage, dynamodb: AsyncDynamoDBSessionStorage
+    ) -> tuple[AsyncSessionStorage, AsyncSessionStorage]:
+        return memory, dynamodb

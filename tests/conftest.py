@@ -22,7 +22,13 @@ from typing import Any  # noqa: E402
 import boto3  # noqa: E402
 import pytest  # noqa: E402
 
-from shopify_sessions import DynamoDBSessionStorage, MemorySessionStorage  # noqa: E402
+from shopify_sessions import (  # noqa: E402
+    AsyncDynamoDBSessionStorage,
+    AsyncMemorySessionStorage,
+    DynamoDBSessionStorage,
+    MemorySessionStorage,
+)
+from tests.support.blocking import Blocking  # noqa: E402
 from tests.support.requests import RequestCounter  # noqa: E402
 
 pytest_plugins = ["shopify_sessions.testing.pytest_plugin"]  # fake_shopify, fake_shopify_client
@@ -37,10 +43,15 @@ class Backend:
     name: str
     endpoint: str | None = None  # None: moto in process (or memory)
     tables: list[str] = field(default_factory=list)
+    portal: Any = None  # async backends: the loop their storages run on (see Blocking)
 
     @property
     def is_dynamodb(self) -> bool:
-        return self.name != "memory"
+        return not self.name.endswith("memory")
+
+    @property
+    def is_async(self) -> bool:
+        return self.portal is not None
 
     def raw_client(self) -> Any:
         return boto3.client("dynamodb", region_name="us-east-1", endpoint_url=self.endpoint)
@@ -61,9 +72,15 @@ class Backend:
         **kwargs: Any,
     ) -> Any:
         if not self.is_dynamodb:
-            return MemorySessionStorage()
+            return Blocking(AsyncMemorySessionStorage(), self.portal) if self.is_async else (
+                MemorySessionStorage()
+            )
         table = table or f"sessions_{uuid.uuid4().hex[:12]}"
-        storage = DynamoDBSessionStorage(table, index, host=self.endpoint, **kwargs)
+        if self.is_async:
+            made = AsyncDynamoDBSessionStorage(table, index, host=self.endpoint, **kwargs)
+            storage: Any = Blocking(made, self.portal)
+        else:
+            storage = DynamoDBSessionStorage(table, index, host=self.endpoint, **kwargs)
         if create:
             storage.create_table()
             self.tables.append(table)
@@ -105,8 +122,22 @@ def dynalite_endpoint() -> Iterator[str]:
         yield endpoint
 
 
+@pytest.fixture(scope="session")
+def async_portal() -> Iterator[Any]:
+    """One event loop in a thread of its own, for the async storages of blocking tests."""
+    from anyio.from_thread import start_blocking_portal
+
+    with start_blocking_portal("asyncio") as portal:
+        yield portal
+
+
 def _backend(name: str, request: pytest.FixtureRequest) -> Iterator[Backend]:
-    if name == "memory":
+    if name.startswith("async_"):
+        portal = request.getfixturevalue("async_portal")
+        for backend in _backend(name.removeprefix("async_"), request):
+            backend.name, backend.portal = name, portal
+            yield backend
+    elif name == "memory":
         yield Backend("memory")
     elif name == "moto":
         from moto import mock_aws
@@ -127,6 +158,9 @@ def _backend(name: str, request: pytest.FixtureRequest) -> Iterator[Backend]:
 
 ALL_BACKENDS = ["memory", "moto", "moto_server", "dynalite"]
 DYNAMODB_BACKENDS = ["moto", "moto_server", "dynalite"]
+# the async storages over real HTTP (moto in process patches only blocking botocore)
+ASYNC_BACKENDS = ["async_memory", "async_moto_server", "async_dynalite"]
+ASYNC_DYNAMODB_BACKENDS = ["async_moto_server", "async_dynalite"]
 
 
 @pytest.fixture(params=ALL_BACKENDS)

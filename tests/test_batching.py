@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from shopify_sessions import SessionStorageError
-from shopify_sessions.dynamodb.batch import chunked, send_until_done
+from shopify_sessions.dynamodb.batch import chunked, until_done
+from shopify_sessions.dynamodb.driver import Driver
+from shopify_sessions.dynamodb.ops import Plan
 from shopify_sessions.dynamodb.retry import RetryPolicy
 from tests.conftest import Backend
 from tests.factories import SHOP, offline, online
@@ -133,6 +136,19 @@ def _no_sleep() -> RetryPolicy:
     return RetryPolicy(stalled_rounds=3, sleep=lambda _: None)
 
 
+def _send_until_done(
+    send: Callable[[list[int]], list[int]], items: list[int], policy: RetryPolicy
+) -> list[int]:
+    """``until_done`` over a ``send`` that answers at once, run by the blocking driver."""
+
+    def plan(pending: list[int]) -> Plan[list[int]]:
+        return send(pending)
+        yield  # a plan that sends nothing itself
+
+    left: list[int] = Driver(lambda: None, policy.sleep).run(until_done(plan, items, policy))
+    return left
+
+
 def test_send_until_done_keeps_going_while_progress_is_made() -> None:
     rounds: list[int] = []
 
@@ -140,7 +156,7 @@ def test_send_until_done_keeps_going_while_progress_is_made() -> None:
         rounds.append(len(pending))
         return pending[1:]  # one item per round: slow, but progress
 
-    assert send_until_done(send, list(range(10)), _no_sleep()) == []
+    assert _send_until_done(send, list(range(10)), _no_sleep()) == []
     assert rounds == list(range(10, 0, -1))
 
 
@@ -151,7 +167,7 @@ def test_send_until_done_gives_up_after_stalled_rounds() -> None:
         calls.append(list(pending))
         return pending if len(calls) > 1 else pending[2:]
 
-    assert send_until_done(send, [1, 2, 3, 4], _no_sleep()) == [3, 4]
+    assert _send_until_done(send, [1, 2, 3, 4], _no_sleep()) == [3, 4]
     assert len(calls) == 4  # one productive round, then three stalled ones
 
 

@@ -27,7 +27,7 @@ def table(moto_server_endpoint: str) -> Iterator[DynamoDBSessionStorage]:
     storage = DynamoDBSessionStorage(name, host=moto_server_endpoint)
     storage.create_table()
     yield storage
-    storage.requests.connection().delete_table()
+    storage.model.delete_table()
 
 
 def _cli(

@@ -23,6 +23,7 @@ from shopify_sessions import (
     UnknownKeyError,
 )
 from shopify_sessions.dynamodb.cipher import encode_key
+from shopify_sessions.dynamodb.ops import Plan
 from tests.conftest import Backend
 from tests.factories import offline, online
 from tests.test_cli import CLI, assert_one_line_error, run
@@ -153,9 +154,9 @@ def test_re_encrypt_leaves_concurrent_changes_alone(
     plain.store_session(session)
     storage = dynamo.storage(plain.table_name, create=False,
                              token_cipher=TokenCipher({"k1": K32}, "k1"))  # fmt: skip
-    original = storage._reseal
+    original = storage.plans.reseal
 
-    def meanwhile(id: str, stored: dict[str, str | None]) -> int:
+    def meanwhile(id: str, stored: dict[str, str | None]) -> Plan[int]:
         dynamo.raw_client().update_item(  # another writer, between the scan and the rewrite
             TableName=storage.table_name, Key={"id": {"S": id}},
             UpdateExpression="SET #s = :s, nodeExtra = :x",
@@ -164,7 +165,7 @@ def test_re_encrypt_leaves_concurrent_changes_alone(
         )  # fmt: skip
         return original(id, stored)
 
-    monkeypatch.setattr(storage, "_reseal", meanwhile)
+    monkeypatch.setattr(storage.plans, "reseal", meanwhile)
     assert storage.re_encrypt() == 1
     item = dynamo.raw_item(storage, session.id)
     assert item["scope"]["S"] == "write_orders" and item["nodeExtra"]["S"] == "kept"

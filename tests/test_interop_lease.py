@@ -32,7 +32,7 @@ def sides(request: pytest.FixtureRequest) -> Iterator[tuple[DynamoDBSessionStora
 
 
 def _raw(storage: DynamoDBSessionStorage, id: str) -> dict[str, object]:
-    return storage.requests.get_item(id) or {}
+    return storage.run(storage.requests.get_item(id)) or {}
 
 
 def test_node_loads_and_restores_an_item_holding_a_live_lease(

@@ -1,4 +1,5 @@
-"""The storage contract, run against every backend (memory, moto, moto over HTTP, dynalite).
+"""The storage contract, run against every storage: blocking and async, each on every backend
+(memory, moto in process, moto over HTTP, dynalite; the async ones over HTTP only).
 
 Cases 1-8 are the Node adapter's own battery (see shared/reference/node-adapter.md); the rest
 are what we promise beyond it.
@@ -6,17 +7,28 @@ are what we promise beyond it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from shopify_sessions import Session, SessionStorage
+from shopify_sessions import AsyncSessionStorage, Session, SessionStorage
+from tests.conftest import ALL_BACKENDS, ASYNC_BACKENDS, Backend, _backend
 from tests.factories import SHOP, now, offline, online
 
 
-def test_storage_satisfies_protocol(storage: Any) -> None:
-    assert isinstance(storage, SessionStorage)
+@pytest.fixture(params=ALL_BACKENDS + ASYNC_BACKENDS)
+def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    """Every storage on every backend (the async ones driven through ``Blocking``)."""
+    yield from _backend(request.param, request)
+
+
+def test_storage_satisfies_protocol(storage: Any, backend: Backend) -> None:
+    if backend.is_async:
+        assert isinstance(storage.wrapped, AsyncSessionStorage)
+    else:
+        assert isinstance(storage, SessionStorage)
 
 
 # --- Node battery ------------------------------------------------------------------------

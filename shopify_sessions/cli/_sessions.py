@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from functools import partial
 from typing import Any
 
 import click
@@ -12,6 +11,7 @@ from rich.table import Table
 
 from shopify_sessions.domain.session import Session
 from shopify_sessions.dynamodb.storage import DynamoDBSessionStorage
+from shopify_sessions.dynamodb.table import condition_fields
 from shopify_sessions.errors import CorruptSessionError, SessionConflictError
 
 from ._app import Settings, cli, confirm, env_cipher, out_console, progress
@@ -88,7 +88,8 @@ def delete(settings: Settings, ids: tuple[str, ...], as_json: bool) -> None:
     """Delete sessions by id; ids that are not stored are reported as not found."""
     storage = settings.storage()
     unique = list(dict.fromkeys(ids))
-    stored = set(storage.requests.get_items(unique, lambda item: str(item["id"]["S"])))
+    plan = storage.requests.get_items(unique, lambda item: str(item["id"]["S"]))
+    stored = set(storage.run(plan))
     found = [id for id in unique if id in stored]
     missing = [id for id in unique if id not in stored]
     storage.delete_sessions(found)
@@ -161,8 +162,9 @@ def _delete_if_unchanged(storage: DynamoDBSessionStorage, entry: ScannedSession)
         else model.refresh_token.does_not_exist()
     )
     condition &= model.expires == session.expires
+    request = {**storage.requests.key(session.id), **condition_fields(condition)}
     try:  # through the storage's requests: retried, errors translated
-        storage.requests.call("DeleteItem", partial(model(session.id).delete, condition=condition))
+        storage.run(storage.requests.call("DeleteItem", request))
     except SessionConflictError:
         return False
     return True

@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
+from .ops import Plan, Sleep
 from .retry import RetryPolicy
 
-__all__ = ["chunked", "send_until_done"]
+__all__ = ["chunked", "until_done"]
 
 T = TypeVar("T")
 
@@ -25,23 +26,23 @@ def chunked(items: Sequence[T], size: int) -> Iterator[list[T]]:
         yield list(items[start : start + size])
 
 
-def send_until_done(
-    send: Callable[[list[T]], list[T]], items: list[T], policy: RetryPolicy
-) -> list[T]:
-    """Call ``send(pending)`` -> still-unprocessed items, until none are left or it stalls.
+def until_done(
+    send: Callable[[list[T]], Plan[list[T]]], items: list[T], policy: RetryPolicy
+) -> Plan[list[T]]:
+    """Run ``send(pending)`` -> still-unprocessed items, until none are left or it stalls.
 
     Returns what is left after ``policy.stalled_rounds`` rounds in a row processed nothing
-    (empty when everything went through).
+    (empty when everything went through). Rounds are spaced by the policy's backoff.
     """
     pending = items
     stalled = 0
     round_number = 0
     while pending:
-        left = send(pending)
+        left = yield from send(pending)
         stalled = 0 if len(left) < len(pending) else stalled + 1
         if not left or stalled >= policy.stalled_rounds:
             return left
         pending = left
-        policy.backoff(round_number)
+        yield Sleep(policy.delay(round_number))
         round_number += 1
     return []

@@ -28,12 +28,13 @@ import base64
 import os
 import re
 from collections.abc import Mapping
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from typing import TYPE_CHECKING
 
 from shopify_sessions.domain.session import Session
 from shopify_sessions.errors import CorruptSessionError
+
+if TYPE_CHECKING:  # cryptography is imported when a cipher is made: storages without one
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # do not pay for it
 
 __all__ = [
     "ACTIVE_KEY_ID_ENV",
@@ -150,6 +151,8 @@ class TokenCipher:
     def __init__(
         self, keys: Mapping[str, bytes], active_key_id: str, *, require_encrypted: bool = False
     ) -> None:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         aeads: dict[str, AESGCM] = {}
         for position, (key_id, key) in enumerate(keys.items(), start=1):
             # Ids are never echoed here: a key pasted where its id belongs would be.
@@ -173,7 +176,7 @@ class TokenCipher:
     @staticmethod
     def generate_key() -> bytes:
         """A fresh random 256-bit key; print it with :func:`encode_key`."""
-        return AESGCM.generate_key(bit_length=256)
+        return os.urandom(32)  # what AESGCM.generate_key(bit_length=256) does
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> TokenCipher | None:
@@ -270,6 +273,8 @@ class TokenCipher:
             raise TokenDecryptionError(session_id, field, "payload is not base64") from None
         if len(blob) < _NONCE_BYTES + _TAG_BYTES:
             raise TokenDecryptionError(session_id, field, "payload is too short")
+        from cryptography.exceptions import InvalidTag
+
         try:
             plain = aead.decrypt(blob[:_NONCE_BYTES], blob[_NONCE_BYTES:], aad)
         except InvalidTag:

@@ -8,10 +8,9 @@ newest-pair condition of the final write still protects the pair then.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from shopify_sessions.domain.session import Session
-from shopify_sessions.errors import SessionConflictError
 from shopify_sessions.tokens.lease import (
     DEAD_REFRESH_TOKEN,
     LEASE_EXPIRES,
@@ -21,11 +20,11 @@ from shopify_sessions.tokens.lease import (
 )
 
 from .codec import item_to_session
+from .driver import Driver, driven
+from .ops import Plan
+from .table import SessionTable
 
-if TYPE_CHECKING:
-    from .storage import DynamoDBSessionStorage
-
-__all__ = ["DynamoDBLeaseStore"]
+__all__ = ["DynamoDBLeaseStore", "LeasePlans"]
 
 _NAMES = {
     "#holder": LEASE_HOLDER,
@@ -35,18 +34,18 @@ _NAMES = {
 }
 
 
-class DynamoDBLeaseStore:
-    """Lease operations on one storage's table, through its retries and error translation."""
+class LeasePlans:
+    """The five lease operations ``tokens.fresh`` needs, as plans on one table."""
 
-    def __init__(self, storage: DynamoDBSessionStorage) -> None:
-        self.storage = storage
+    def __init__(self, table: SessionTable) -> None:
+        self.table = table
 
-    def read(self, id: str) -> Snapshot | None:
+    def read(self, id: str) -> Plan[Snapshot | None]:
         """One strongly consistent GetItem: the session (tokens opened) and its lease state."""
-        item = self.storage.requests.get_item(id)
+        item = yield from self.table.requests.get_item(id)
         if item is None:
             return None
-        session = self.storage._open(item_to_session(item, self.storage.model))
+        session = self.table.open(item_to_session(item, self.table.model))
         until = item.get(LEASE_EXPIRES, {}).get("N")
         return Snapshot(
             session=session,
@@ -56,9 +55,11 @@ class DynamoDBLeaseStore:
             dead_refresh_token=item.get(DEAD_REFRESH_TOKEN, {}).get("S"),
         )
 
-    def take_lease(self, snapshot: Snapshot, holder: str, expires_ms: int, now_ms: int) -> bool:
+    def take_lease(
+        self, snapshot: Snapshot, holder: str, expires_ms: int, now_ms: int
+    ) -> Plan[bool]:
         token = _stored_token(snapshot)
-        return self._update(
+        taken = yield from self._update(
             snapshot.session.id,
             "SET #holder = :holder, #until = :until",
             "attribute_exists(id) AND #rt = :rt"
@@ -72,22 +73,24 @@ class DynamoDBLeaseStore:
                 ":dead": {"S": fingerprint(token)},
             },
         )
+        return taken
 
-    def store_newest(self, session: Session) -> bool:
-        return self.storage.store_newest(session)
+    def store_newest(self, session: Session) -> Plan[bool]:
+        stored = yield from self.table.store_newest(session)
+        return stored
 
-    def mark_dead(self, snapshot: Snapshot) -> None:
+    def mark_dead(self, snapshot: Snapshot) -> Plan[None]:
         """Record that Shopify refused this refresh token, and drop the lease, in one write."""
         token = _stored_token(snapshot)
-        self._update(
+        yield from self._update(
             snapshot.session.id,
             "SET #dead = :dead REMOVE #holder, #until",
             "#rt = :rt",
             {":dead": {"S": fingerprint(token)}, ":rt": {"S": token}},
         )
 
-    def release_lease(self, snapshot: Snapshot, holder: str) -> None:
-        self._update(
+    def release_lease(self, snapshot: Snapshot, holder: str) -> Plan[None]:
+        yield from self._update(
             snapshot.session.id,
             "REMOVE #holder, #until",
             "#holder = :holder",
@@ -96,22 +99,31 @@ class DynamoDBLeaseStore:
 
     def _update(
         self, id: str, update: str, condition: str, values: dict[str, dict[str, str]]
-    ) -> bool:
+    ) -> Plan[bool]:
         """One conditional UpdateItem; ``False`` when the condition failed."""
         used = {name: stored for name, stored in _NAMES.items() if name in update + condition}
         request: dict[str, Any] = {
-            "TableName": self.storage.table_name,
-            "Key": {"id": {"S": id}},
             "UpdateExpression": update,
             "ConditionExpression": condition,
             "ExpressionAttributeNames": used,
             "ExpressionAttributeValues": values,
         }
-        try:
-            self.storage.requests.dispatch("UpdateItem", request)
-        except SessionConflictError:
-            return False
-        return True
+        written: bool = yield from self.table.requests.update_item(id, request)
+        return written
+
+
+class DynamoDBLeaseStore:
+    """A ``LeaseStore``: the lease plans of one table, run blocking."""
+
+    def __init__(self, plans: LeasePlans, driver: Driver) -> None:
+        self.plans = plans
+        self.driver = driver
+
+    read = driven(LeasePlans.read)
+    take_lease = driven(LeasePlans.take_lease)
+    store_newest = driven(LeasePlans.store_newest)
+    mark_dead = driven(LeasePlans.mark_dead)
+    release_lease = driven(LeasePlans.release_lease)
 
 
 def _stored_token(snapshot: Snapshot) -> str:

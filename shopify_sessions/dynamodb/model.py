@@ -16,13 +16,17 @@ import time
 from typing import Any, ClassVar
 
 from pynamodb.attributes import BooleanAttribute, MapAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.constants import PAY_PER_REQUEST_BILLING_MODE, PROVISIONED_BILLING_MODE
-from pynamodb.exceptions import TableError
+from pynamodb.constants import PAY_PER_REQUEST_BILLING_MODE
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
+from . import lifecycle
 from .attributes import NodeDateTimeAttribute
+from .driver import Driver
+from .ops import Plan
+from .retry import RetryPolicy
 from .settings import ConnectionSettings, resolve_connection
+from .table_requests import TableRequests
 
 __all__ = [
     "AssociatedUserMap",
@@ -35,7 +39,6 @@ __all__ = [
 
 DEFAULT_TABLE_NAME = "shopify_sessions"
 DEFAULT_SHOP_INDEX_NAME = "shop_index"
-TABLE_WAIT_TIMEOUT_SECONDS = 600.0
 _SECRET_ATTRIBUTES = frozenset({"access_token", "refresh_token"})
 _MASKED = "'***'"
 
@@ -167,70 +170,38 @@ class SessionModel(Model):
         On-demand billing unless capacity units are given; then the table and the index are
         both provisioned with them, as in the Node adapter's README (1 and 1). ``ttl=True``
         also turns on DynamoDB's TTL on the ``ttl`` attribute (waits for the table first).
+        The same plan as the storages' ``create_table``: errors are ``SessionStorageError``.
         """
         if (read_capacity_units is None) != (write_capacity_units is None):
             raise ValueError("give both read_capacity_units and write_capacity_units, or neither")
-        provisioned = read_capacity_units is not None
-        if billing_mode is None:
-            billing_mode = PROVISIONED_BILLING_MODE if provisioned else PAY_PER_REQUEST_BILLING_MODE
-        if not cls.exists():
-            schema = cls._get_schema()
-            if read_capacity_units is not None and write_capacity_units is not None:
-                for index in schema["global_secondary_indexes"]:
-                    index["provisioned_throughput"] = {
-                        "ReadCapacityUnits": read_capacity_units,
-                        "WriteCapacityUnits": write_capacity_units,
-                    }
-            try:
-                cls._get_connection().create_table(
-                    attribute_definitions=schema["attribute_definitions"],
-                    key_schema=schema["key_schema"],
-                    global_secondary_indexes=schema["global_secondary_indexes"],
-                    read_capacity_units=read_capacity_units,
-                    write_capacity_units=write_capacity_units,
-                    billing_mode=billing_mode,
-                )
-            except TableError as error:
-                if getattr(error, "cause_response_code", None) != "ResourceInUseException":
-                    raise  # ResourceInUse: created meanwhile by someone else, which is fine
-        if wait or ttl:
-            cls.wait_until_active()
-        if ttl:
-            cls.enable_time_to_live()
+        provisioned = None
+        if read_capacity_units is not None and write_capacity_units is not None:
+            provisioned = (read_capacity_units, write_capacity_units)
+        schema = cls._get_schema()
+        request = lifecycle.create_table_request(cls.Meta.table_name, schema, provisioned)
+        if billing_mode is not None:
+            request["BillingMode"] = billing_mode
+        cls._run(lifecycle.create_table(cls._requests(), request, wait=wait, ttl=ttl))
 
     @classmethod
     def enable_time_to_live(cls) -> bool:
         """Turn on DynamoDB's TTL on the ``ttl`` attribute; ``False`` if it already was on."""
-        connection = cls._get_connection()
-        # straight to botocore: PynamoDB's dispatch adds ReturnConsumedCapacity, which this
-        # control-plane call does not take
-        client: Any = connection.connection.client
-        status = client.describe_time_to_live(TableName=cls.Meta.table_name).get(
-            "TimeToLiveDescription", {}
-        )
-        if status.get("TimeToLiveStatus") in ("ENABLED", "ENABLING"):
-            return False
-        connection.update_time_to_live(cls.ttl.attr_name)
-        return True
+        enabled: bool = cls._run(lifecycle.enable_time_to_live(cls._requests()))
+        return enabled
 
     @classmethod
-    def wait_until_active(cls, timeout: float = TABLE_WAIT_TIMEOUT_SECONDS) -> None:
+    def wait_until_active(cls, timeout: float = lifecycle.TABLE_WAIT_TIMEOUT_SECONDS) -> None:
         """Poll until the table and every index are ACTIVE (PynamoDB's own wait skips indexes)."""
-        deadline = time.monotonic() + timeout
-        delay = 0.05
-        while True:
-            table = cls._get_connection().describe_table()
-            statuses = [table.get("TableStatus")] + [
-                index.get("IndexStatus") for index in table.get("GlobalSecondaryIndexes", [])
-            ]
-            if all(status == "ACTIVE" for status in statuses):
-                return
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"table {cls.Meta.table_name!r} not ACTIVE after {timeout:.0f}s: {statuses}"
-                )
-            time.sleep(delay)
-            delay = min(delay * 2, 2.0)
+        cls._run(lifecycle.wait_until_active(cls._requests(), timeout))
+
+    @classmethod
+    def _requests(cls) -> TableRequests:
+        return TableRequests(cls.Meta.table_name, RetryPolicy(), max_concurrency=1)
+
+    @classmethod
+    def _run(cls, plan: Plan[Any]) -> Any:
+        """A table plan, run blocking with this model's botocore client."""
+        return Driver(lambda: cls._get_connection().connection.client, time.sleep).run(plan)
 
 
 _bound_models: dict[tuple[str, str, ConnectionSettings], type[SessionModel]] = {}

@@ -11,6 +11,7 @@ import json
 import re
 from typing import Any
 
+from .lifecycle import create_table_request
 from .model import SessionModel
 from .ttl import TTL_ATTRIBUTE
 
@@ -23,31 +24,7 @@ def create_table_input(
     model: type[SessionModel], provisioned: tuple[int, int] | None = None
 ) -> dict[str, Any]:
     """The CreateTable request: ``aws dynamodb create-table --cli-input-json file://...``."""
-    schema = model._get_schema()
-    indexes = []
-    for index in schema["global_secondary_indexes"]:
-        entry: dict[str, Any] = {
-            "IndexName": index["index_name"],
-            "KeySchema": index["key_schema"],
-            "Projection": index["projection"],
-        }
-        if provisioned is not None:
-            entry["ProvisionedThroughput"] = _throughput(provisioned)
-        indexes.append(entry)
-    request: dict[str, Any] = {
-        "TableName": model.Meta.table_name,
-        "AttributeDefinitions": schema["attribute_definitions"],
-        "KeySchema": schema["key_schema"],
-        "GlobalSecondaryIndexes": indexes,
-        "BillingMode": "PROVISIONED" if provisioned else "PAY_PER_REQUEST",
-    }
-    if provisioned is not None:
-        request["ProvisionedThroughput"] = _throughput(provisioned)
-    return request
-
-
-def _throughput(provisioned: tuple[int, int]) -> dict[str, int]:
-    return {"ReadCapacityUnits": provisioned[0], "WriteCapacityUnits": provisioned[1]}
+    return create_table_request(model.Meta.table_name, model._get_schema(), provisioned)
 
 
 def cloudformation(

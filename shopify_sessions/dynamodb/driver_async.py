@@ -1,0 +1,210 @@
+"""The asyncio driver: carries the same plans out with an aiobotocore client, awaited.
+
+``Send`` becomes an awaited call of the aiobotocore client (at most ``max_pool_connections``
+prepared and in flight at once, so a thousand concurrent calls never sign a thousand requests
+in one loop turn), ``Sleep`` an ``asyncio.sleep``, ``Each`` a bounded ``gather``. Single-item
+requests of one loop turn can be coalesced into batches (:mod:`.coalesce`). The client is made
+lazily, once per event loop, with the service data loaded in a thread: nothing here blocks the
+loop. :func:`awaited` and :func:`streamed_async` turn a plan method into a coroutine method or
+an async iterator method of a storage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import threading
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
+
+from aiobotocore.config import AioConfig
+from aiobotocore.session import AioSession, get_session
+from botocore import xform_name
+
+from shopify_sessions.tokens.steps import Steps
+
+from .coalesce import Coalescer, coalescable
+from .ops import Each, Emit, Op, Plan, Send, Sleep
+from .settings import ConnectionSettings
+from .table_requests import TableRequests
+
+__all__ = ["AsyncDriver", "awaited", "streamed_async"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+S = TypeVar("S")
+S_co = TypeVar("S_co", covariant=True)
+
+DEFAULT_POOL_CONNECTIONS = 10  # aiobotocore's default, as botocore's
+
+
+class _LoopState:
+    """What belongs to one event loop: the client, the request slots, the coalescer."""
+
+    def __init__(self, driver: AsyncDriver, connections: int) -> None:
+        self.client: Any = None
+        self.stack = contextlib.AsyncExitStack()
+        self.making = asyncio.Lock()
+        self.slots = asyncio.Semaphore(connections)
+        self.coalescer = Coalescer(driver.requests, driver.run_alone)
+
+
+class AsyncDriver:
+    """Runs plans awaited, against one table's settings; ``coalesce`` batches single-item
+    requests issued in the same loop turn."""
+
+    def __init__(
+        self, settings: ConnectionSettings, requests: TableRequests, *, coalesce: bool
+    ) -> None:
+        self.settings = settings
+        self.requests = requests
+        self.coalesce = coalesce
+        self._lock = threading.Lock()  # loops in several threads may share one storage
+        self._states: dict[asyncio.AbstractEventLoop, _LoopState] = {}
+
+    async def run(self, plan: Plan[R], *, coalesce: bool = True) -> R:
+        """Carry ``plan`` out to its end: its return value, or its error."""
+        steps = Steps(plan)
+        for op in steps:
+            await self._answer(steps, op, coalesce)
+        return steps.result
+
+    async def run_alone(self, plan: Plan[R]) -> R:
+        """Run ``plan`` with each request sent as it is (what the coalescer itself sends)."""
+        return await self.run(plan, coalesce=False)
+
+    async def stream(self, plan: Plan[None]) -> AsyncIterator[Any]:
+        """Carry a streaming plan out, yielding what it emits as it emits it."""
+        steps = Steps(plan)
+        for op in steps:
+            if isinstance(op, Emit):
+                yield op.value
+            else:
+                await self._answer(steps, op, True)
+
+    async def _answer(self, steps: Steps[Op, Any], op: Op, coalesce: bool) -> None:
+        try:
+            steps.reply(await self._carry(op, coalesce))
+        except Exception as error:
+            steps.fail(error)
+
+    async def _carry(self, op: Op, coalesce: bool) -> Any:
+        if isinstance(op, Send):
+            if coalesce and self.coalesce and coalescable(op, self.requests):
+                return await self._state().coalescer.send(op)
+            return await self._send(op)
+        if isinstance(op, Sleep):
+            return await asyncio.sleep(op.seconds)
+        if isinstance(op, Each):
+            return await self._each(op, coalesce)
+        raise TypeError(f"a plan yielded {op!r}, which this driver does not carry out")
+
+    async def _send(self, op: Send) -> Any:
+        state = self._state()
+        async with state.slots:
+            client = state.client or await self._make_client(state)
+            return await getattr(client, xform_name(op.action))(**op.request)
+
+    async def _each(self, op: Each, coalesce: bool) -> list[Any]:
+        """The sub-plans, at most ``op.limit`` at once; all run to their end, then the first
+        error in order is raised."""
+        limit = asyncio.Semaphore(op.limit)
+
+        async def one(plan: Plan[Any]) -> Any:
+            async with limit:
+                return await self.run(plan, coalesce=coalesce)
+
+        results = await asyncio.gather(*(one(plan) for plan in op.plans), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return results
+
+    # --- the client, one per event loop --------------------------------------------------------
+
+    def _state(self) -> _LoopState:
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            state = self._states.get(loop)
+            if state is None:
+                for closed in [other for other in self._states if other.is_closed()]:
+                    del self._states[closed]
+                connections = self.settings.max_pool_connections or DEFAULT_POOL_CONNECTIONS
+                state = self._states[loop] = _LoopState(self, connections)
+            return state
+
+    async def _make_client(self, state: _LoopState) -> Any:
+        async with state.making:
+            if state.client is None:
+                session = await asyncio.to_thread(_loaded_session)  # file reads off the loop
+                context = session.create_client("dynamodb", **_client_arguments(self.settings))
+                state.client = await state.stack.enter_async_context(context)
+            return state.client
+
+    async def close(self) -> None:
+        """Close this event loop's client (idempotent); the next call makes a new one."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            state = self._states.pop(loop, None)
+        if state is not None:
+            await state.stack.aclose()
+
+
+def _loaded_session() -> AioSession:
+    """A new aiobotocore session with DynamoDB's service data read (blocking file reads)."""
+    session = get_session()
+    session.warm_up_loader_caches("dynamodb")
+    return session
+
+
+def _client_arguments(settings: ConnectionSettings) -> dict[str, Any]:
+    """The same client as the blocking storage's: its timeouts and pool, botocore's own
+    retries off (the plans retry)."""
+    config: dict[str, Any] = {
+        "connect_timeout": settings.connect_timeout,
+        "read_timeout": settings.read_timeout,
+        "retries": {"total_max_attempts": 1, "mode": "standard"},
+    }
+    if settings.max_pool_connections is not None:
+        config["max_pool_connections"] = settings.max_pool_connections
+    return {
+        "region_name": settings.region,
+        "endpoint_url": settings.host,
+        "aws_access_key_id": settings.aws_access_key_id,
+        "aws_secret_access_key": settings.aws_secret_access_key,
+        "aws_session_token": settings.aws_session_token,
+        "config": AioConfig(**config),
+    }
+
+
+class _Awaits(Protocol[S_co]):
+    @property
+    def plans(self) -> S_co: ...
+
+    @property
+    def driver(self) -> AsyncDriver: ...
+
+
+def awaited(
+    plan: Callable[Concatenate[S, P], Plan[R]],
+) -> Callable[Concatenate[_Awaits[S], P], Coroutine[Any, Any, R]]:
+    """The plan method ``plan`` of ``self.plans`` as a coroutine method run by ``self.driver``."""
+
+    @functools.wraps(plan)
+    async def method(self: _Awaits[S], /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return await self.driver.run(plan(self.plans, *args, **kwargs))
+
+    return method
+
+
+def streamed_async(
+    plan: Callable[Concatenate[S, P], Plan[None]],
+) -> Callable[Concatenate[_Awaits[S], P], AsyncIterator[Any]]:
+    """The streaming plan method ``plan`` as a method returning an async iterator."""
+
+    @functools.wraps(plan)
+    def method(self: _Awaits[S], /, *args: P.args, **kwargs: P.kwargs) -> AsyncIterator[Any]:
+        return self.driver.stream(plan(self.plans, *args, **kwargs))
+
+    return method

@@ -1,0 +1,148 @@
+"""``TableStorage``: what both DynamoDB storages are made of, from their constructor options.
+
+Names, endpoint, credentials, timeouts and retries resolved once (``settings``); the bound
+model, the request plans and the session plans built on them. ``DynamoDBSessionStorage`` and
+``AsyncDynamoDBSessionStorage`` add only a driver that carries the plans out.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from botocore.config import Config
+
+from .admin import TablePlans
+from .cipher import TokenCipher
+from .lease import LeasePlans
+from .model import SessionModel, bind_model
+from .retry import RetryPolicy
+from .settings import local_credentials, resolve_connection, resolve_names
+from .table_requests import DEFAULT_MAX_CONCURRENCY, TableRequests
+from .ttl import DEFAULT_TTL_GRACE
+
+__all__ = ["TableStorage"]
+
+
+class TableStorage:
+    """Sessions in a DynamoDB table shared, item for item, with Shopify's Node adapter.
+
+    Names resolve as: arguments, then ``SHOPIFY_SESSIONS_TABLE`` /
+    ``SHOPIFY_SESSIONS_SHOP_INDEX``, then ``shopify_sessions`` / ``shop_index``. Region and
+    endpoint: arguments, then ``AWS_REGION`` / ``AWS_DEFAULT_REGION`` and
+    ``AWS_ENDPOINT_URL_DYNAMODB`` / ``AWS_ENDPOINT_URL``; credentials: arguments, then
+    botocore's usual chain (a loopback endpoint gets placeholders: it checks no signature).
+
+    ``page_size`` caps the keys per index query page (``None``: DynamoDB's 1 MB pages); every
+    page is read either way. Reads of whole items are strongly consistent. ``max_concurrency``
+    bounds the requests one call sends at once (chunks of a large batch, per-item fallbacks).
+    ``retry`` says how failed requests and unprocessed batch parts are retried.
+    ``botocore_config``: a ``botocore.config.Config`` whose explicitly set ``connect_timeout``,
+    ``read_timeout``, ``max_pool_connections`` and ``retries`` (``total_max_attempts`` or
+    ``max_attempts``, when ``retry`` is not given) are applied.
+    ``token_cipher`` encrypts access and refresh tokens at rest (the Node adapter cannot read
+    such items); without it, plaintext tokens are stored exactly as Node stores them.
+    Ciphertexts are bound to ``cipher_table_name`` (default: the table's name), so a value
+    copied into another table does not decrypt; after copying items to a renamed table, pass
+    the old name until ``re_encrypt`` has run.
+    ``ttl_grace``: sessions with a natural end get a ``ttl`` attribute (epoch seconds) that
+    long after it, for DynamoDB's TTL to remove them; ``None`` writes no ``ttl``.
+    ``coalesce`` (the async storage's): plain loads, stores and deletes issued by concurrent
+    tasks in one event-loop turn go out as BatchGetItem / BatchWriteItem, each caller getting
+    its own answer; the blocking storage sends each call as it comes.
+    """
+
+    def __init__(
+        self,
+        session_table_name: str | None = None,
+        shop_index_name: str | None = None,
+        *,
+        region: str | None = None,
+        host: str | None = None,
+        aws_access_key_id: str | None = None,
+        aws_secret_access_key: str | None = None,
+        aws_session_token: str | None = None,
+        page_size: int | None = None,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        retry: RetryPolicy | None = None,
+        token_cipher: TokenCipher | None = None,
+        cipher_table_name: str | None = None,
+        ttl_grace: timedelta | None = DEFAULT_TTL_GRACE,
+        botocore_config: Config | None = None,
+        coalesce: bool = True,
+    ) -> None:
+        given = dict(getattr(botocore_config, "_user_provided_options", {}) or {})
+        self.table_name, self.shop_index_name = resolve_names(session_table_name, shop_index_name)
+        if aws_access_key_id is None and aws_secret_access_key is None:
+            placeholder = local_credentials(resolve_connection(host=host).host)
+            aws_access_key_id = placeholder.get("aws_access_key_id")
+            aws_secret_access_key = placeholder.get("aws_secret_access_key")
+        self.connection = resolve_connection(
+            region=region,
+            host=host,
+            aws_access_key_id=aws_access_key_id,
+            aws_secret_access_key=aws_secret_access_key,
+            aws_session_token=aws_session_token,
+            connect_timeout=given.get("connect_timeout"),
+            read_timeout=given.get("read_timeout"),
+            max_pool_connections=given.get("max_pool_connections"),
+        )
+        if retry is None and given.get("retries"):
+            retry = _retry_from_botocore(given["retries"])
+        if page_size is not None and page_size < 1:
+            raise ValueError("page_size must be a positive number of keys, or None")
+        self.model: type[SessionModel] = bind_model(
+            self.table_name, self.shop_index_name, self.connection
+        )
+        self.requests = TableRequests(self.table_name, retry or RetryPolicy(), max_concurrency)
+        self.plans = TablePlans(
+            self.model,
+            self.requests,
+            shop_index_name=self.shop_index_name,
+            page_size=page_size,
+            token_cipher=token_cipher,
+            cipher_table_name=cipher_table_name or self.table_name,
+            ttl_grace=ttl_grace,
+        )
+        self.lease_plans = LeasePlans(self.plans)
+        self.coalesce = coalesce
+        self._start()
+
+    def _start(self) -> None:
+        """Set up what carries the plans out (the driver): each storage's own part."""
+        raise NotImplementedError
+
+    @property
+    def retry(self) -> RetryPolicy:
+        return self.requests.retry
+
+    @property
+    def page_size(self) -> int | None:
+        return self.plans.page_size
+
+    @property
+    def token_cipher(self) -> TokenCipher | None:
+        return self.plans.token_cipher
+
+    @property
+    def cipher_table_name(self) -> str:
+        return self.plans.cipher_table_name
+
+    @property
+    def ttl_grace(self) -> timedelta | None:
+        return self.plans.ttl_grace
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(table={self.table_name!r}, index={self.shop_index_name!r}, "
+            f"region={self.connection.region!r}, host={self.connection.host!r})"
+        )
+
+
+def _retry_from_botocore(retries: dict[str, Any]) -> RetryPolicy:
+    """botocore's ``retries`` setting as our policy (we own retries; botocore's are off)."""
+    if "total_max_attempts" in retries:
+        return RetryPolicy(attempts=int(retries["total_max_attempts"]))
+    if "max_attempts" in retries:  # botocore counts retries here, not attempts
+        return RetryPolicy(attempts=int(retries["max_attempts"]) + 1)
+    return RetryPolicy()

@@ -1,0 +1,82 @@
+"""``AsyncDynamoDBSessionStorage``: the DynamoDB storage for asyncio apps, over aiobotocore.
+
+The same plans as ``DynamoDBSessionStorage`` (one codec, one place for each retry, batch,
+condition and lease decision), awaited by :class:`~.driver_async.AsyncDriver`; concurrent
+single-item calls are coalesced into batches unless ``coalesce=False``. Needs the ``async``
+extra: ``pip install 'shopify-sessions[async]'``.
+"""
+
+from __future__ import annotations
+
+from shopify_sessions import redact
+from shopify_sessions.tokens.fresh_async import AsyncLoadsFreshSessions, AsyncSingleFlight
+
+from .admin import TablePlans
+from .driver_async import AsyncDriver, awaited, streamed_async
+from .lease import LeasePlans
+from .ops import Plan
+from .options import TableStorage
+
+__all__ = ["AsyncDynamoDBLeaseStore", "AsyncDynamoDBSessionStorage"]
+
+redact.install()
+
+
+class AsyncDynamoDBLeaseStore:
+    """An ``AsyncLeaseStore``: the lease plans of one table, awaited."""
+
+    def __init__(self, plans: LeasePlans, driver: AsyncDriver) -> None:
+        self.plans = plans
+        self.driver = driver
+
+    read = awaited(LeasePlans.read)
+    take_lease = awaited(LeasePlans.take_lease)
+    store_newest = awaited(LeasePlans.store_newest)
+    mark_dead = awaited(LeasePlans.mark_dead)
+    release_lease = awaited(LeasePlans.release_lease)
+
+
+class AsyncDynamoDBSessionStorage(TableStorage, AsyncLoadsFreshSessions):
+    __doc__ = (TableStorage.__doc__ or "") + """
+    Every method is awaited; ``iter_sessions`` and ``iter_items`` are async iterators. One
+    aiobotocore client per event loop, made at the first call; ``async with`` or ``await
+    storage.close()`` closes it (the storage stays usable).
+    """
+
+    def _start(self) -> None:
+        self.driver = AsyncDriver(self.connection, self.requests, coalesce=self.coalesce)
+        self._lease_store = AsyncDynamoDBLeaseStore(self.lease_plans, self.driver)
+        self._flights = AsyncSingleFlight()
+
+    async def run(self, plan: Plan[object]) -> object:
+        """Carry a plan of :attr:`plans` out (for admin tools composing their own)."""
+        return await self.driver.run(plan)
+
+    async def close(self) -> None:
+        """Close this event loop's client (idempotent); the next call makes a new one."""
+        await self.driver.close()
+
+    aclose = close
+
+    async def __aenter__(self) -> AsyncDynamoDBSessionStorage:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # the AsyncSessionStorage contract
+    store_session = awaited(TablePlans.store_session)
+    store_newest = awaited(TablePlans.store_newest)
+    load_session = awaited(TablePlans.load_session)
+    delete_session = awaited(TablePlans.delete_session)
+    delete_sessions = awaited(TablePlans.delete_sessions)
+    delete_sessions_by_shop = awaited(TablePlans.delete_sessions_by_shop)
+    find_sessions_by_shop = awaited(TablePlans.find_sessions_by_shop)
+    find_session_ids_by_shop = awaited(TablePlans.find_session_ids_by_shop)
+    # the table and whole-table work
+    create_table = awaited(TablePlans.create_table)
+    verify_table = awaited(TablePlans.verify_table)
+    enable_ttl = awaited(TablePlans.enable_ttl)
+    re_encrypt = awaited(TablePlans.re_encrypt)
+    iter_items = streamed_async(TablePlans.iter_items)
+    iter_sessions = streamed_async(TablePlans.iter_sessions)
