@@ -43,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cold-starts", type=int, default=0, help="async: fresh processes per side (10)"
     )
+    parser.add_argument(
+        "--no-gc-freeze", action="store_true",
+        help="async: leave every side's clients in the garbage collector's reach",
+    )  # fmt: skip
     parser.add_argument("-q", "--silent", action="store_true", help="no progress on stderr")
     args = parser.parse_args(argv)
     options = Options(
@@ -58,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         token_storms=args.storms,
         async_rounds=args.rounds,
         cold_starts=args.cold_starts,
+        gc_freeze=not args.no_gc_freeze,
         verbose=not args.silent,
     )
     started = time.monotonic()

@@ -107,6 +107,8 @@ class Round:
     cpu_ms: float | None
     counts: dict[str, int]
     hold_ms: float | None = None
+    gc_ms: float | None = None  # this process's time in the cyclic GC (Python sides)
+    full_gcs: int | None = None  # of which full (generation 2) collections
 
 
 @dataclass
@@ -128,6 +130,13 @@ class OpRow:
 
     def holds_ms(self, side: str) -> list[float]:
         return [r.hold_ms for r in self.rounds[side] if r.hold_ms is not None]
+
+    def median_gc(self, side: str) -> tuple[float, float] | None:
+        """Median GC ms and median full collections per round (``None`` for Node)."""
+        rounds = [r for r in self.rounds[side] if r.gc_ms is not None]
+        if not rounds:
+            return None
+        return median(r.gc_ms or 0.0 for r in rounds), median(r.full_gcs or 0 for r in rounds)
 
     def requests(self, side: str) -> tuple[dict[str, int], bool]:
         seen: dict[tuple[tuple[str, int], ...], int] = {}
@@ -154,6 +163,8 @@ class AsyncSection:
     warm_up_rounds: int = 1
     sync_threads: int = SYNC_THREADS
     tick_ms: float = TICK_S * 1000.0
+    gc_freeze: bool = True  # setup's objects (every side's clients and data) frozen
+    frozen_objects: int = 0  # how many objects that took out of the collector's reach
     pending: list[str] = field(default_factory=list)  # sides not run (storage missing)
     pool: dict[str, int] = field(default_factory=dict)  # side: HTTP connections
     rows: list[OpRow] = field(default_factory=list)
@@ -237,7 +248,33 @@ class NodeBulk:
         self._stderr.close()
 
 
-# --- the event loop ---------------------------------------------------------------------------
+# --- the event loop and the garbage collector -------------------------------------------------
+
+
+class GcTimer:
+    """Time this process spends in the cyclic garbage collector (``gc.callbacks``)."""
+
+    def __init__(self) -> None:
+        self.ms = 0.0
+        self.full = 0
+        self._start = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.ms += (time.perf_counter() - self._start) * 1000.0
+            self.full += info["generation"] == 2
+
+    def reset(self) -> None:
+        self.ms, self.full = 0.0, 0
+
+    def __enter__(self) -> GcTimer:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        gc.callbacks.remove(self)
 
 
 async def _watch(stop: asyncio.Event, worst: list[float]) -> None:
@@ -324,6 +361,8 @@ class AsyncBench:
         self.pool = ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="bench-sync")
         self.direct = Floor(dynalite, self.table, INDEX)  # uncounted
         self.node = NodeBulk(proxy.endpoint, self.table, INDEX)
+        self.gc = GcTimer()
+        self.frozen = 0
         self.ours: dict[str, Any] = {}  # side: AsyncDynamoDBSessionStorage
         self.raw: Any = None
         self.raw_pool = 0
@@ -339,8 +378,8 @@ class AsyncBench:
         self._seed(load_shop, store_shop)
 
     async def _open(self) -> None:
-        from aiobotocore.config import AioConfig  # type: ignore[import-untyped]
-        from aiobotocore.session import get_session  # type: ignore[import-untyped]
+        from aiobotocore.config import AioConfig
+        from aiobotocore.session import get_session
 
         cls = async_storage_class()
         if cls is not None:
@@ -366,6 +405,7 @@ class AsyncBench:
                                                       for u in self.store_users]})  # fmt: skip
 
     def close(self) -> None:
+        gc.unfreeze()
         try:
             self.loop.run_until_complete(self.stack.aclose())
         finally:
@@ -404,6 +444,7 @@ class AsyncBench:
 
     def once(self, side: str, op: str) -> Round:
         self.proxy.reset()
+        self.gc.reset()
         hold: float | None = None
         if side in LOOP_SIDES:
             run = _monitored(self._async_calls(side, op))
@@ -427,7 +468,8 @@ class AsyncBench:
                 answer = self.node.call({"op": "findAll", "shops": self.find_shops})
                 _expect(set(answer["counts"]) == {FIND_PER_SHOP}, "node finds: wrong counts")
             ms, cpu_ms = float(answer["ms"]), self.node.cpu_ms() - cpu_before
-        return Round(ms, cpu_ms, dict(self.proxy.counts), hold)
+            return Round(ms, cpu_ms, dict(self.proxy.counts))
+        return Round(ms, cpu_ms, dict(self.proxy.counts), hold, self.gc.ms, self.gc.full)
 
     def _check(self, side: str, op: str, results: list[Any]) -> None:
         if op == "load":
@@ -444,7 +486,10 @@ class AsyncBench:
     def sides(self) -> list[str]:
         return [s for s in SIDES if s not in ASYNC_SIDES or s in self.ours]
 
-    def bench_ops(self, rounds: int, warm_up: int) -> list[OpRow]:
+    def bench_ops(self, rounds: int, warm_up: int, freeze: bool = True) -> list[OpRow]:
+        """``warm_up`` + ``rounds`` interleaved rounds; after the warm-up, with ``freeze``, every
+        object alive (all sides' clients, models and data) is frozen out of the collector's
+        reach, so one side's full collections do not scan the other sides' heaps."""
         rows = [
             OpRow("load", N_LOAD, N_LOAD),
             OpRow("store", N_STORE, N_STORE),
@@ -452,6 +497,10 @@ class AsyncBench:
         ]
         sides = self.sides()
         for r in range(-warm_up, rounds):
+            if r == 0 and freeze:
+                gc.collect()
+                gc.freeze()
+                self.frozen = gc.get_freeze_count()
             for row in rows:
                 turn = r % len(sides)
                 for side in sides[turn:] + sides[:turn]:
@@ -512,11 +561,12 @@ def bench_async(
     rounds: int = 5,
     cold_starts: int = 10,
     proxy_mode: str = "process",
+    gc_freeze: bool = True,
     log: Callable[[str], None] = lambda message: None,
 ) -> AsyncSection:
     """Run the section against dynalite at ``dynalite``: concurrent ops, memory, cold start."""
     started = time.monotonic()
-    section = AsyncSection(rounds=rounds, versions=_versions())
+    section = AsyncSection(rounds=rounds, gc_freeze=gc_freeze, versions=_versions())
     with _proxy(dynalite, proxy_mode) as proxy:
         bench = AsyncBench(dynalite, proxy, log)
         try:
@@ -526,7 +576,9 @@ def bench_async(
             section.pool = {"raw": bench.raw_pool, "sync": SYNC_THREADS, "node": 50}
             for side, storage in bench.ours.items():
                 section.pool[side] = _pool_size(storage, bench.raw_pool)
-            section.rows = bench.bench_ops(rounds, section.warm_up_rounds)
+            with bench.gc:
+                section.rows = bench.bench_ops(rounds, section.warm_up_rounds, gc_freeze)
+            section.frozen_objects = bench.frozen
             section.memory = bench.bench_memory()
         finally:
             bench.close()
@@ -656,8 +708,8 @@ def async_markdown(section: AsyncSection) -> list[str]:
         ]
     lines += [
         "| op | side | requests | median ms | min-max ms | µs per call | CPU µs per call "
-        "| vs Node | loop hold ms, median (worst) |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| vs Node | loop hold ms, median (worst) | GC ms (full collections) |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in section.rows:
         what = (f"{row.calls:,} finds x {row.sessions // row.calls}" if row.op == "find"
@@ -665,18 +717,20 @@ def async_markdown(section: AsyncSection) -> list[str]:
         node = row.median_ms("node") if row.has("node") else None
         for side in SIDES:
             if not row.has(side):
-                lines.append(f"| {what} | {LABELS[side]} | pending | - | - | - | - | - | - |")
+                lines.append(f"| {what} | {LABELS[side]} | pending |" + " - |" * 7)
                 continue
             ms = row.median_ms(side)
             low, high = (f(r.ms for r in row.rounds[side]) for f in (min, max))
             cpu = row.median_cpu_ms(side)
             holds = row.holds_ms(side)
             hold = f"{median(holds):.0f} ({max(holds):.0f})" if holds else "-"
+            gc_ = row.median_gc(side)
+            gc_text = f"{gc_[0]:.0f} ({gc_[1]:g})" if gc_ is not None else "-"
             lines.append(
                 f"| {what} | {LABELS[side]} | {_requests(*row.requests(side))} | {_ms(ms)} "
                 f"| {_ms(low)}-{_ms(high)} | {ms * 1000 / row.calls:.0f} "
                 f"| {'-' if cpu is None else f'{cpu * 1000 / row.calls:.0f}'} "
-                f"| {f'{ms / node:.2f}x' if node else '-'} | {hold} |"
+                f"| {f'{ms / node:.2f}x' if node else '-'} | {hold} | {gc_text} |"
             )
     lines += [
         "",
@@ -687,14 +741,25 @@ def async_markdown(section: AsyncSection) -> list[str]:
         "process, timed inside Node (`performance.now()`); sync: "
         f"`ThreadPoolExecutor({section.sync_threads}).map` over one `DynamoDBSessionStorage` "
         f"with {section.sync_threads} pooled connections. HTTP connections: "
-        + ", ".join(f"{LABELS[s]} {n}" for s, n in section.pool.items())
+        + "; ".join(f"{LABELS[s]}: {n}" for s, n in section.pool.items())
         + " (Node: the AWS SDK's default maxSockets). Finds: shops of "
         f"{FIND_PER_SHOP} sessions each. Raw aiobotocore: one attempt per request "
         "(`AioConfig(retries={'total_max_attempts': 1})`), GetItem (ConsistentRead) / PutItem / "
         "Query + BatchGetItem, returning items, not `Session`s. CPU: this process's CPU time "
         "during the round (the proxy and dynalite run elsewhere); Node's own from /proc. "
         f"Loop hold: a task sleeping {section.tick_ms:.0f} ms records how late it wakes; the "
-        "longest lateness in a round is the longest stretch no other task could run.",
+        "longest lateness in a round is the longest stretch no other task could run. GC: this "
+        "process's time in the cyclic garbage collector during the round (`gc.callbacks`), "
+        "median, and its full collections. "
+        + (
+            f"After the warm-up round every object alive ({section.frozen_objects:,}: every "
+            "side's clients with their service models, and the bench's data) is frozen "
+            "(`gc.freeze()`), as a long-running app may do after start-up: one side's full "
+            "collections then do not rescan the other sides' clients; unfrozen, a full "
+            "collection of this process costs over 100 ms (`--no-gc-freeze`)."
+            if section.gc_freeze
+            else "The collector sees every side's clients and data (`--no-gc-freeze`)."
+        ),
         "",
     ]
     if section.memory:

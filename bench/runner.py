@@ -63,6 +63,7 @@ class Options:
     token_latency: float = 0.3  # the fake token endpoint's answer delay, seconds
     async_rounds: int = 0  # async section: rounds per op and side; 0: 5 (quick: 2)
     cold_starts: int = 0  # async section: fresh processes per side; 0: 10 (quick: 3)
+    gc_freeze: bool = True  # async section: gc.freeze() after the warm-up round
     verbose: bool = True
 
     def __post_init__(self) -> None:
@@ -417,7 +418,7 @@ def run(options: Options | None = None) -> Report:
         if "async" in options.sections:
             report.async_ = bench_async(
                 dynalite, options.async_rounds, options.cold_starts, options.proxy,
-                log=_log(options),
+                options.gc_freeze, log=_log(options),
             )  # fmt: skip
             report.async_.date = report.machine["date"]
             report.async_.git = report.machine["git"]
