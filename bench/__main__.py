@@ -1,6 +1,6 @@
 """``python -m bench [--quick] [--only tokens] [--out bench/results]``: run, print, write results.
 
-``--only SECTION`` (repeatable; storage, tokens) runs those sections and keeps the other
+``--only SECTION`` (repeatable; storage, tokens, async) runs those sections and keeps the other
 sections' earlier results in the out directory.
 """
 
@@ -36,9 +36,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only", action="append", choices=SECTIONS, default=[],
         help="run only this section (storage: find, delete, latency, memory; tokens: refresh "
-        "storms); repeatable; default: all",
+        "storms; async: 1,000 concurrent calls and cold start); repeatable; default: all",
     )  # fmt: skip
     parser.add_argument("--storms", type=int, default=0, help="token storms per mode (20)")
+    parser.add_argument("--rounds", type=int, default=0, help="async rounds per op and side (5)")
+    parser.add_argument(
+        "--cold-starts", type=int, default=0, help="async: fresh processes per side (10)"
+    )
+    parser.add_argument(
+        "--no-gc-freeze", action="store_true",
+        help="async: leave every side's clients in the garbage collector's reach",
+    )  # fmt: skip
     parser.add_argument("-q", "--silent", action="store_true", help="no progress on stderr")
     args = parser.parse_args(argv)
     options = Options(
@@ -52,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
         proxy=args.proxy,
         only=tuple(args.only),
         token_storms=args.storms,
+        async_rounds=args.rounds,
+        cold_starts=args.cold_starts,
+        gc_freeze=not args.no_gc_freeze,
         verbose=not args.silent,
     )
     started = time.monotonic()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .async_ops import ASYNC_HEADING, async_markdown
 from .runner import SIDES, Report, Row
 from .tokens import TOKENS_HEADING, tokens_markdown
 
@@ -72,6 +73,8 @@ def markdown(report: Report) -> str:
         lines += _storage_markdown(report, proxy)
     if report.tokens is not None:
         lines += tokens_markdown(report.tokens)
+    if report.async_ is not None:
+        lines += async_markdown(report.async_)
     if _has_storage(report):
         lines += _NOTES
     return "\n".join(lines)
@@ -217,10 +220,16 @@ def _section_span(lines: list[str], heading: str) -> tuple[int, int] | None:
 def splice_tokens(text: str, section: list[str]) -> str:
     """``text`` with its token section replaced by ``section`` (or ``section`` put before
     ``## notes``, or at the end, when it has none)."""
+    return splice_section(text, TOKENS_HEADING, section)
+
+
+def splice_section(text: str, heading: str, section: list[str]) -> str:
+    """``text`` with its ``heading`` section replaced by ``section`` (or ``section`` put before
+    ``## notes``, or at the end, when it has none)."""
     body = text.rstrip("\n")
     ending = text[len(body) :] or "\n"
     lines = body.split("\n")
-    span = _section_span(lines, TOKENS_HEADING)
+    span = _section_span(lines, heading)
     if span is None:
         notes = _section_span(lines, "## notes")
         at = notes[0] if notes else len(lines)
@@ -230,18 +239,34 @@ def splice_tokens(text: str, section: list[str]) -> str:
     return "\n".join([*lines[: span[0]], *section, *lines[span[1] :]]).rstrip("\n") + ending
 
 
-def _old_tokens_section(text: str) -> list[str] | None:
+def _old_section(text: str, heading: str) -> list[str] | None:
     lines = text.rstrip("\n").split("\n")
-    span = _section_span(lines, TOKENS_HEADING)
+    span = _section_span(lines, heading)
     return None if span is None else lines[span[0] : span[1]]
+
+
+# Sections that run on their own and sit in bench.md as one ``## `` section each:
+# section name: (its key in bench.json, its heading, its lines from the report or None).
+def _spliced(report: Report) -> dict[str, tuple[str, str, list[str] | None]]:
+    return {
+        "tokens": (
+            "tokens", TOKENS_HEADING,
+            tokens_markdown(report.tokens) if report.tokens is not None else None,
+        ),
+        "async": (
+            "async_", ASYNC_HEADING,
+            async_markdown(report.async_) if report.async_ is not None else None,
+        ),
+    }  # fmt: skip
 
 
 def write(report: Report, out: Path) -> dict[str, Path]:
     """Write ``bench.md``, ``bench.png`` and ``bench.json`` into ``out``.
 
     After a run of some sections only (``--only``), earlier results of the other sections in
-    ``out`` are kept: the token section alone is replaced in ``bench.md`` and ``bench.json``
-    (``bench.png`` is left as it is), or a storage-only run keeps the earlier token section.
+    ``out`` are kept: without storage, the sections run (tokens, async) alone are replaced in
+    ``bench.md`` and ``bench.json`` (``bench.png`` is left as it is); with storage, the earlier
+    tokens and async sections that were not run are kept.
     """
     out.mkdir(parents=True, exist_ok=True)
     paths = {"md": out / "bench.md", "png": out / "bench.png", "json": out / "bench.json"}
@@ -251,15 +276,20 @@ def write(report: Report, out: Path) -> dict[str, Path]:
     if report.options.only and old:
         old_data = json.loads(paths["json"].read_text(encoding="utf-8"))
         old_text = paths["md"].read_text(encoding="utf-8")
-        if "storage" not in report.options.sections:  # tokens only: update in place
-            old_data["tokens"] = data["tokens"]
-            data = old_data
-            text = splice_tokens(old_text, tokens_markdown(report.tokens)) if report.tokens else ""
+        spliced = _spliced(report)
+        if "storage" not in report.options.sections:  # update the sections run in place
+            for name, (key, heading, lines) in spliced.items():
+                if name in report.options.sections and lines is not None:
+                    old_data[key] = data[key]
+                    old_text = splice_section(old_text, heading, lines)
+            data, text = old_data, old_text
             del paths["png"]
-        elif "tokens" not in report.options.sections and old_data.get("tokens"):
-            data["tokens"] = old_data["tokens"]
-            kept = _old_tokens_section(old_text)
-            text = splice_tokens(text, kept) if kept else text
+        else:
+            for name, (key, heading, _) in spliced.items():
+                if name not in report.options.sections and old_data.get(key):
+                    data[key] = old_data[key]
+                    kept = _old_section(old_text, heading)
+                    text = splice_section(text, heading, kept) if kept else text
     paths["md"].write_text(text, encoding="utf-8")
     if "png" in paths:
         if _has_storage(report):

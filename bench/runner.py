@@ -30,13 +30,14 @@ from tests.support.dynalite import ADAPTER_PACKAGE, DYNALITE_CLI, run_dynalite
 from tests.support.node_adapter import NodeAdapter
 from tests.support.proxy import DynamoProxy
 
+from .async_ops import AsyncSection, bench_async, print_targets
 from .floor import Floor
 from .proxyproc import CountingProxy, ProxyProcess
 from .sessions import dynamo_item, index_safe_users, node_json, session, session_id, shop_name
 from .tokens import TokenSection, bench_tokens
 
 SIDES = ("python", "node", "floor")
-SECTIONS = ("storage", "tokens")  # storage: find, delete, latency, memory
+SECTIONS = ("storage", "tokens", "async")  # storage: find, delete, latency, memory
 INDEX = "shop_index"
 OTHER_SHOPS = 4  # shops that are never looked for, so the index holds more than one shop
 OTHER_SESSIONS = 100
@@ -60,6 +61,9 @@ class Options:
     only: tuple[str, ...] = ()  # (): every section of SECTIONS
     token_storms: int = 0  # storms per mode; 0: 20 (quick: 5)
     token_latency: float = 0.3  # the fake token endpoint's answer delay, seconds
+    async_rounds: int = 0  # async section: rounds per op and side; 0: 5 (quick: 2)
+    cold_starts: int = 0  # async section: fresh processes per side; 0: 10 (quick: 3)
+    gc_freeze: bool = True  # async section: gc.freeze() after the warm-up round
     verbose: bool = True
 
     def __post_init__(self) -> None:
@@ -71,6 +75,8 @@ class Options:
             (250, 500, 1000) if quick else (2500, 5000, 10000)
         )
         self.token_storms = self.token_storms or (5 if quick else 20)
+        self.async_rounds = self.async_rounds or (2 if quick else 5)
+        self.cold_starts = self.cold_starts or (3 if quick else 10)
         if self.proxy not in ("process", "thread"):
             raise ValueError("proxy must be 'process' or 'thread'")
         unknown = set(self.only) - set(SECTIONS)
@@ -145,6 +151,7 @@ class Report:
     latency: list[LatencyRow] = field(default_factory=list)
     memory: list[MemoryRow] = field(default_factory=list)
     tokens: TokenSection | None = None
+    async_: AsyncSection | None = None
     elapsed_s: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
@@ -408,6 +415,15 @@ def run(options: Options | None = None) -> Report:
             )
             report.tokens.date = report.machine["date"]
             report.tokens.git = report.machine["git"]
+        if "async" in options.sections:
+            report.async_ = bench_async(
+                dynalite, options.async_rounds, options.cold_starts, options.proxy,
+                options.gc_freeze, log=_log(options),
+            )  # fmt: skip
+            report.async_.date = report.machine["date"]
+            report.async_.git = report.machine["git"]
+            if options.verbose:
+                print_targets(report.async_)
     report.elapsed_s = time.monotonic() - started
     return report
 
