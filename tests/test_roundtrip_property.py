@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shopify_sessions import AssociatedUser, OnlineAccessInfo, Session
-from shopify_sessions.dynamodb.codec import item_to_session, session_to_item
+from shopify_sessions.dynamodb.codec import item_to_session, session_to_item, session_to_model
+from shopify_sessions.dynamodb.model import SessionModel
 
 text = st.text(max_size=40)
 non_empty = st.text(min_size=1, max_size=40)
@@ -64,3 +65,14 @@ def test_any_session_survives_the_item_format(session: Session) -> None:
         if key not in ("state",)
     ), item
     assert item_to_session(item) == session
+
+
+@settings(max_examples=200, deadline=None)
+@given(sessions, st.none() | st.integers(min_value=0, max_value=2**40))
+def test_the_items_fast_path_is_what_the_model_serializes(
+    session: Session, ttl: int | None
+) -> None:
+    """``session_to_item`` skips building the model instance; it must give the same item."""
+    instance = session_to_model(session, SessionModel)
+    instance.ttl = ttl
+    assert session_to_item(session, SessionModel, ttl=ttl) == instance.serialize()

@@ -15,6 +15,8 @@ from dataclasses import fields
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
+from pynamodb.attributes import MapAttribute
+
 from shopify_sessions.domain._js import MAX_SAFE_INTEGER, js_lower
 from shopify_sessions.domain._jsdate import DateRangeError, date_from_epoch_ms, parse_js_date
 from shopify_sessions.domain.session import AssociatedUser, OnlineAccessInfo, Session
@@ -67,9 +69,47 @@ def session_to_model(session: Session, model: type[M]) -> M:
     )
 
 
-def session_to_item(session: Session, model: type[SessionModel] = SessionModel) -> dict[str, Any]:
-    """The DynamoDB item (attribute-value JSON) the Node adapter would write for ``session``."""
-    return session_to_model(session, model).serialize()
+def session_to_item(
+    session: Session,
+    model: type[SessionModel] = SessionModel,
+    *,
+    ttl: int | None = None,
+    stored_tokens: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The DynamoDB item (attribute-value JSON) the Node adapter would write for ``session``.
+
+    What ``session_to_model(session, model).serialize()`` gives (a test holds them equal), each
+    field serialized by the model's own attribute, without building the model instance first:
+    half the cost, on the path of every store. ``ttl`` and ``stored_tokens`` (the token fields
+    as stored, e.g. sealed) replace the session's.
+    """
+    info = session.online_access_info
+    values: dict[str, Any] = {
+        "id": session.id,
+        "shop": session.shop,
+        "state": session.state,
+        "is_online": session.is_online,
+        "scope": session.scope,
+        "expires": session.expires,
+        "access_token": session.access_token,
+        "refresh_token": session.refresh_token,
+        "refresh_token_expires": session.refresh_token_expires,
+        "online_access_info": _info_to_map(info) if info is not None else None,
+        "ttl": ttl,
+        **(stored_tokens or {}),
+    }
+    item: dict[str, Any] = {}
+    for name, attribute in model.get_attributes().items():
+        value = values[name]
+        if value is None:
+            continue
+        if isinstance(attribute, MapAttribute):
+            serialized = attribute.serialize(value, null_check=True)
+        else:
+            serialized = attribute.serialize(value)
+        if serialized is not None:
+            item[attribute.attr_name] = {attribute.attr_type: serialized}
+    return item
 
 
 def model_to_session(instance: SessionModel) -> Session:

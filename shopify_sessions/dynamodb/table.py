@@ -27,7 +27,7 @@ from shopify_sessions.domain.validation import (
 from shopify_sessions.errors import CorruptSessionError, InvalidSessionError, SessionConflictError
 
 from .cipher import TOKEN_FIELDS, TokenCipher, open_tokens
-from .codec import item_to_session, session_to_model
+from .codec import item_to_session, session_to_item
 from .item_size import MAX_ITEM_BYTES, item_size
 from .model import SessionModel
 from .ops import Plan
@@ -174,17 +174,16 @@ class SessionTable:
 
     def sealed_item(self, session: Session) -> dict[str, Any]:
         """The item to write, ``ttl`` set and tokens sealed, refused when over 400 KB."""
-        instance = session_to_model(session, self.model)
-        instance.ttl = ttl_for(session, self.ttl_grace)
+        sealed: dict[str, str] = {}
         if self.token_cipher is not None:
             for name, stored in TOKEN_FIELDS:
                 value = getattr(session, name)
                 if value:
-                    sealed = self.token_cipher.encrypt(
+                    sealed[name] = self.token_cipher.encrypt(
                         value, session_id=session.id, field=stored, table=self.cipher_table_name
                     )
-                    setattr(instance, name, sealed)
-        item: dict[str, Any] = instance.serialize()
+        ttl = ttl_for(session, self.ttl_grace)
+        item = session_to_item(session, self.model, ttl=ttl, stored_tokens=sealed)
         size = item_size(item)
         if size > MAX_ITEM_BYTES:
             raise InvalidSessionError(
