@@ -7,18 +7,18 @@ turn a plan method into a blocking method of a storage, with its signature and d
 
 from __future__ import annotations
 
-import functools
 import os
 import threading
 import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from botocore import xform_name
 
 from shopify_sessions.tokens.steps import Steps
 
+from .facade import Facade, facade
 from .ops import Each, Emit, Op, Plan, Send, Sleep
 
 __all__ = ["Driver", "driven", "streamed"]
@@ -26,9 +26,9 @@ __all__ = ["Driver", "driven", "streamed"]
 P = ParamSpec("P")
 R = TypeVar("R")
 S = TypeVar("S")
-S_co = TypeVar("S_co", covariant=True)
 
 _drivers: weakref.WeakSet[Driver] = weakref.WeakSet()
+Runs = Facade[S, "Driver"]  # an object whose plans this driver runs
 _in_worker = threading.local()
 
 
@@ -137,31 +137,15 @@ def _settled(run: Callable[[Plan[R]], R], plan: Plan[R]) -> Future[R]:
     return future
 
 
-class _Runs(Protocol[S_co]):
-    @property
-    def plans(self) -> S_co: ...
-
-    @property
-    def driver(self) -> Driver: ...
-
-
-def driven(plan: Callable[Concatenate[S, P], Plan[R]]) -> Callable[Concatenate[_Runs[S], P], R]:
+def driven(plan: Callable[Concatenate[S, P], Plan[R]]) -> Callable[Concatenate[Runs[S], P], R]:
     """The plan method ``plan`` of ``self.plans`` as a blocking method run by ``self.driver``."""
-
-    @functools.wraps(plan)
-    def method(self: _Runs[S], /, *args: P.args, **kwargs: P.kwargs) -> R:
-        return self.driver.run(plan(self.plans, *args, **kwargs))
-
+    method: Callable[Concatenate[Runs[S], P], R] = facade(plan)
     return method
 
 
 def streamed(
     plan: Callable[Concatenate[S, P], Plan[None]],
-) -> Callable[Concatenate[_Runs[S], P], Iterator[Any]]:
+) -> Callable[Concatenate[Runs[S], P], Iterator[Any]]:
     """The streaming plan method ``plan`` as a method returning an iterator."""
-
-    @functools.wraps(plan)
-    def method(self: _Runs[S], /, *args: P.args, **kwargs: P.kwargs) -> Iterator[Any]:
-        return self.driver.stream(plan(self.plans, *args, **kwargs))
-
+    method: Callable[Concatenate[Runs[S], P], Iterator[Any]] = facade(plan, "stream")
     return method

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
@@ -25,6 +24,7 @@ from botocore import xform_name
 from shopify_sessions.tokens.steps import Steps
 
 from .coalesce import Coalescer, coalescable
+from .facade import Facade, facade
 from .ops import Each, Emit, Op, Plan, Send, Sleep
 from .settings import ConnectionSettings
 from .table_requests import TableRequests
@@ -34,9 +34,9 @@ __all__ = ["AsyncDriver", "awaited", "streamed_async"]
 P = ParamSpec("P")
 R = TypeVar("R")
 S = TypeVar("S")
-S_co = TypeVar("S_co", covariant=True)
 
 DEFAULT_POOL_CONNECTIONS = 10  # aiobotocore's default, as botocore's
+Awaits = Facade[S, "AsyncDriver"]  # an object whose plans this driver awaits
 
 
 class _LoopState:
@@ -180,33 +180,19 @@ def _client_arguments(settings: ConnectionSettings) -> dict[str, Any]:
     }
 
 
-class _Awaits(Protocol[S_co]):
-    @property
-    def plans(self) -> S_co: ...
-
-    @property
-    def driver(self) -> AsyncDriver: ...
-
-
 def awaited(
     plan: Callable[Concatenate[S, P], Plan[R]],
-) -> Callable[Concatenate[_Awaits[S], P], Coroutine[Any, Any, R]]:
+) -> Callable[Concatenate[Awaits[S], P], Coroutine[Any, Any, R]]:
     """The plan method ``plan`` of ``self.plans`` as a coroutine method run by ``self.driver``."""
-
-    @functools.wraps(plan)
-    async def method(self: _Awaits[S], /, *args: P.args, **kwargs: P.kwargs) -> R:
-        return await self.driver.run(plan(self.plans, *args, **kwargs))
-
+    method: Callable[Concatenate[Awaits[S], P], Coroutine[Any, Any, R]] = facade(
+        plan, coroutine=True
+    )
     return method
 
 
 def streamed_async(
     plan: Callable[Concatenate[S, P], Plan[None]],
-) -> Callable[Concatenate[_Awaits[S], P], AsyncIterator[Any]]:
+) -> Callable[Concatenate[Awaits[S], P], AsyncIterator[Any]]:
     """The streaming plan method ``plan`` as a method returning an async iterator."""
-
-    @functools.wraps(plan)
-    def method(self: _Awaits[S], /, *args: P.args, **kwargs: P.kwargs) -> AsyncIterator[Any]:
-        return self.driver.stream(plan(self.plans, *args, **kwargs))
-
+    method: Callable[Concatenate[Awaits[S], P], AsyncIterator[Any]] = facade(plan, "stream")
     return method

@@ -20,11 +20,14 @@ from shopify_sessions.tokens.lease import (
 )
 
 from .codec import item_to_session
-from .driver import Driver, driven
+from .driver import Driver
+from .facade import facade
 from .ops import Plan
 from .table import SessionTable
 
 __all__ = ["DynamoDBLeaseStore", "LeasePlans"]
+
+AsyncDriverLike = Any  # driver_async.AsyncDriver, not imported here: it brings aiobotocore
 
 _NAMES = {
     "#holder": LEASE_HOLDER,
@@ -113,17 +116,18 @@ class LeasePlans:
 
 
 class DynamoDBLeaseStore:
-    """A ``LeaseStore``: the lease plans of one table, run blocking."""
+    """The lease plans of one table as a ``LeaseStore`` (blocking driver) or an
+    ``AsyncLeaseStore`` (asyncio driver): the same methods, run or awaited."""
 
-    def __init__(self, plans: LeasePlans, driver: Driver) -> None:
+    def __init__(self, plans: LeasePlans, driver: Driver | AsyncDriverLike) -> None:
         self.plans = plans
         self.driver = driver
 
-    read = driven(LeasePlans.read)
-    take_lease = driven(LeasePlans.take_lease)
-    store_newest = driven(LeasePlans.store_newest)
-    mark_dead = driven(LeasePlans.mark_dead)
-    release_lease = driven(LeasePlans.release_lease)
+    read = facade(LeasePlans.read)
+    take_lease = facade(LeasePlans.take_lease)
+    store_newest = facade(LeasePlans.store_newest)
+    mark_dead = facade(LeasePlans.mark_dead)
+    release_lease = facade(LeasePlans.release_lease)
 
 
 def _stored_token(snapshot: Snapshot) -> str:

@@ -13,27 +13,13 @@ from shopify_sessions.tokens.fresh_async import AsyncLoadsFreshSessions, AsyncSi
 
 from .admin import TablePlans
 from .driver_async import AsyncDriver, awaited, streamed_async
-from .lease import LeasePlans
+from .lease import DynamoDBLeaseStore
 from .ops import Plan
 from .options import TableStorage
 
-__all__ = ["AsyncDynamoDBLeaseStore", "AsyncDynamoDBSessionStorage"]
+__all__ = ["AsyncDynamoDBSessionStorage"]
 
 redact.install()
-
-
-class AsyncDynamoDBLeaseStore:
-    """An ``AsyncLeaseStore``: the lease plans of one table, awaited."""
-
-    def __init__(self, plans: LeasePlans, driver: AsyncDriver) -> None:
-        self.plans = plans
-        self.driver = driver
-
-    read = awaited(LeasePlans.read)
-    take_lease = awaited(LeasePlans.take_lease)
-    store_newest = awaited(LeasePlans.store_newest)
-    mark_dead = awaited(LeasePlans.mark_dead)
-    release_lease = awaited(LeasePlans.release_lease)
 
 
 class AsyncDynamoDBSessionStorage(TableStorage, AsyncLoadsFreshSessions):
@@ -45,7 +31,7 @@ class AsyncDynamoDBSessionStorage(TableStorage, AsyncLoadsFreshSessions):
 
     def _start(self) -> None:
         self.driver = AsyncDriver(self.connection, self.requests, coalesce=self.coalesce)
-        self._lease_store = AsyncDynamoDBLeaseStore(self.lease_plans, self.driver)
+        self._lease_store = DynamoDBLeaseStore(self.lease_plans, self.driver)
         self._flights = AsyncSingleFlight()
 
     async def run(self, plan: Plan[object]) -> object:
