@@ -12,13 +12,13 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 from botocore import xform_name
 
 from shopify_sessions.tokens.steps import Steps
 
-from .facade import Facade, facade
+from .facade import Facade, PlanMethod, facade
 from .ops import Each, Emit, Op, Plan, Send, Sleep
 
 __all__ = ["Driver", "driven", "streamed"]
@@ -137,15 +137,11 @@ def _settled(run: Callable[[Plan[R]], R], plan: Plan[R]) -> Future[R]:
     return future
 
 
-def driven(plan: Callable[Concatenate[S, P], Plan[R]]) -> Callable[Concatenate[Runs[S], P], R]:
-    """The plan method ``plan`` of ``self.plans`` as a blocking method run by ``self.driver``."""
-    method: Callable[Concatenate[Runs[S], P], R] = facade(plan)
-    return method
+# The facade (one implementation, see facade.py) typed for this driver: a plan method as a
+# blocking method, and a streaming plan method as one returning an iterator.
+def driven(plan: PlanMethod[S, P, R]) -> Callable[Concatenate[Runs[S], P], R]:
+    return cast("Callable[Concatenate[Runs[S], P], R]", facade(plan))
 
 
-def streamed(
-    plan: Callable[Concatenate[S, P], Plan[None]],
-) -> Callable[Concatenate[Runs[S], P], Iterator[Any]]:
-    """The streaming plan method ``plan`` as a method returning an iterator."""
-    method: Callable[Concatenate[Runs[S], P], Iterator[Any]] = facade(plan, "stream")
-    return method
+def streamed(plan: PlanMethod[S, P, None]) -> Callable[Concatenate[Runs[S], P], Iterator[Any]]:
+    return cast("Callable[Concatenate[Runs[S], P], Iterator[Any]]", facade(plan, "stream"))

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
@@ -24,7 +24,7 @@ from botocore import xform_name
 from shopify_sessions.tokens.steps import Steps
 
 from .coalesce import Coalescer, coalescable
-from .facade import Facade, facade
+from .facade import Facade, PlanMethod, facade
 from .ops import Each, Emit, Op, Plan, Send, Sleep
 from .settings import ConnectionSettings
 from .table_requests import TableRequests
@@ -37,6 +37,8 @@ S = TypeVar("S")
 
 DEFAULT_POOL_CONNECTIONS = 10  # aiobotocore's default, as botocore's
 Awaits = Facade[S, "AsyncDriver"]  # an object whose plans this driver awaits
+Stream = AsyncIterator[Any]
+Awaited = Coroutine[Any, Any, R]
 
 
 class _LoopState:
@@ -180,19 +182,11 @@ def _client_arguments(settings: ConnectionSettings) -> dict[str, Any]:
     }
 
 
-def awaited(
-    plan: Callable[Concatenate[S, P], Plan[R]],
-) -> Callable[Concatenate[Awaits[S], P], Coroutine[Any, Any, R]]:
-    """The plan method ``plan`` of ``self.plans`` as a coroutine method run by ``self.driver``."""
-    method: Callable[Concatenate[Awaits[S], P], Coroutine[Any, Any, R]] = facade(
-        plan, coroutine=True
-    )
-    return method
+# The facade (one implementation, see facade.py) typed for this driver: a plan method as a
+# coroutine method, and a streaming plan method as one returning an async iterator.
+def awaited(plan: PlanMethod[S, P, R]) -> Callable[Concatenate[Awaits[S], P], Awaited[R]]:
+    return cast("Callable[Concatenate[Awaits[S], P], Awaited[R]]", facade(plan, coroutine=True))
 
 
-def streamed_async(
-    plan: Callable[Concatenate[S, P], Plan[None]],
-) -> Callable[Concatenate[Awaits[S], P], AsyncIterator[Any]]:
-    """The streaming plan method ``plan`` as a method returning an async iterator."""
-    method: Callable[Concatenate[Awaits[S], P], AsyncIterator[Any]] = facade(plan, "stream")
-    return method
+def streamed_async(plan: PlanMethod[S, P, None]) -> Callable[Concatenate[Awaits[S], P], Stream]:
+    return cast("Callable[Concatenate[Awaits[S], P], Stream]", facade(plan, "stream"))

@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, Protocol, TypeVar
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from .ops import Plan
 
-__all__ = ["Facade", "facade"]
+__all__ = ["Facade", "PlanMethod", "facade"]
+
+S = TypeVar("S")
+P = ParamSpec("P")
+R = TypeVar("R")
+PlanMethod = Callable[Concatenate[S, P], Plan[R]]  # a method of a plans object
 
 S_co = TypeVar("S_co", covariant=True)
 D_co = TypeVar("D_co", covariant=True)
