@@ -22,6 +22,8 @@ from shopify_sessions.domain.session import Session
 from shopify_sessions.domain.validation import check_id
 
 from .lease import (
+    DEFAULT_LEASE,
+    DEFAULT_WITHIN,
     Flow,
     MarkDead,
     Operation,
@@ -118,14 +120,9 @@ class LoadsFreshSessions:
     _flights: SingleFlight
 
     def load_fresh_session(
-        self,
-        id: str,
-        refresher: TokenRefresher,
-        *,
-        within: timedelta = timedelta(minutes=5),
-        lease: timedelta = timedelta(seconds=30),
-        rejected: Session | None = None,
-    ) -> Session | None:
+        self, id: str, refresher: TokenRefresher, *, within: timedelta = DEFAULT_WITHIN,
+        lease: timedelta = DEFAULT_LEASE, rejected: Session | None = None,
+    ) -> Session | None:  # fmt: skip
         """The session under ``id`` with a usable token: what a job calls before an Admin call.
 
         Not expiring within ``within`` (or never expiring): the stored session, one GetItem.

@@ -20,7 +20,7 @@ from shopify_sessions.domain.session import Session
 from shopify_sessions.domain.validation import check_id
 
 from .fresh import call_for, check_load, refresh_flow
-from .lease import AsyncTokenRefresher, Flow, Snapshot
+from .lease import DEFAULT_LEASE, DEFAULT_WITHIN, AsyncTokenRefresher, Flow, Snapshot
 from .steps import Steps
 
 __all__ = [
@@ -92,14 +92,9 @@ class AsyncLoadsFreshSessions:
     _flights: AsyncSingleFlight
 
     async def load_fresh_session(
-        self,
-        id: str,
-        refresher: AsyncTokenRefresher,
-        *,
-        within: timedelta = timedelta(minutes=5),
-        lease: timedelta = timedelta(seconds=30),
-        rejected: Session | None = None,
-    ) -> Session | None:
+        self, id: str, refresher: AsyncTokenRefresher, *, within: timedelta = DEFAULT_WITHIN,
+        lease: timedelta = DEFAULT_LEASE, rejected: Session | None = None,
+    ) -> Session | None:  # fmt: skip
         """The session under ``id`` with a usable token; see ``load_fresh_session`` of the
         blocking storages for the protocol, the arguments and the errors, which are the same.
         Tasks of this event loop share one refresh."""

@@ -35,6 +35,8 @@ from .grants import refresh_blocker
 
 __all__ = [
     "DEAD_REFRESH_TOKEN",
+    "DEFAULT_LEASE",
+    "DEFAULT_WITHIN",
     "LEASE_ATTRIBUTES",
     "LEASE_EXPIRES",
     "LEASE_HOLDER",
@@ -62,6 +64,8 @@ LEASE_HOLDER = "refreshLeaseHolder"
 LEASE_EXPIRES = "refreshLeaseExpires"
 DEAD_REFRESH_TOKEN = "refreshTokenDead"
 LEASE_ATTRIBUTES = (LEASE_HOLDER, LEASE_EXPIRES, DEAD_REFRESH_TOKEN)
+DEFAULT_WITHIN = timedelta(minutes=5)  # load_fresh_session: refresh what expires this soon
+DEFAULT_LEASE = timedelta(seconds=30)  # load_fresh_session: how long a refresh may hold the lease
 WRITE_MARGIN = timedelta(seconds=2)  # what a lease must leave, past the refresh, for the write
 FIRST_PAUSE = 0.02  # seconds between a waiter's reads, doubling up to MAX_PAUSE
 MAX_PAUSE = 0.1  # the most a waiter sees the new pair late; one GetItem per pause
