@@ -1,6 +1,7 @@
 """Interop with Shopify's real Node adapter, @shopify/shopify-app-session-storage-dynamodb 8.0.0.
 
-Python (``DynamoDBSessionStorage``) and Node (``NodeAdapter`` driving adapter_cli.mjs) share one
+Python (``DynamoDBSessionStorage``; ``AsyncDynamoDBSessionStorage`` too, over a few cases, in the
+tests that take ``py_kind``) and Node (``NodeAdapter`` driving adapter_cli.mjs) share one
 table on dynalite; every session shape a Shopify app produces must cross in both directions.
 Each test gets a fresh table, created by our ``create_table()``, that Node reads and writes too
 (through one shared Node process and a table-name proxy, or its own Node process: see below).
@@ -28,11 +29,18 @@ from typing import Any
 import boto3
 import pytest
 
-from shopify_sessions import AssociatedUser, DynamoDBSessionStorage, OnlineAccessInfo, Session
+from shopify_sessions import (
+    AssociatedUser,
+    AsyncDynamoDBSessionStorage,
+    DynamoDBSessionStorage,
+    OnlineAccessInfo,
+    Session,
+)
 from shopify_sessions.dynamodb import model as shopify_model
 from shopify_sessions.dynamodb.codec import session_to_item
 from tests.support.node_adapter import NodeAdapter, NodeAdapterError
 from tests.support.node_json import node_json_to_session, session_to_node_json
+from tests.support.time_limited import time_limited
 
 pytestmark = pytest.mark.interop
 
@@ -157,6 +165,18 @@ CASES: dict[str, Callable[[], Session]] = {
 }
 assert len(LONG_SCOPE) > 255
 
+# The async storage shares the codec and the plans: two shapes show its wire is the same
+# (the common online session; non-ASCII text, whose byte length differs from its length).
+ASYNC_CASES = ["online_full_user", "unicode_names"]
+BOTH_KINDS = pytest.mark.parametrize(
+    ("case", "py_kind"),
+    [
+        *(pytest.param(case, "sync", id=case) for case in CASES),
+        *(pytest.param(case, "async", id=f"{case}-async") for case in ASYNC_CASES),
+    ],
+    indirect=["py_kind"],
+)
+
 
 def _case(name: str) -> Session:
     return CASES[name]()
@@ -250,7 +270,7 @@ class Sides:
     """One fresh table, and the Python and Node storages bound to it."""
 
     table: str
-    py: DynamoDBSessionStorage
+    py: Any  # a DynamoDBSessionStorage, or an AsyncDynamoDBSessionStorage as a blocking one
     node: NodeAdapter
     raw: Any  # a plain boto3 DynamoDB client
 
@@ -268,18 +288,33 @@ def raw_client(dynalite_endpoint: str) -> Any:
     return boto3.client("dynamodb", region_name="us-east-1", endpoint_url=dynalite_endpoint)
 
 
+@pytest.fixture
+def py_kind(request: pytest.FixtureRequest) -> str:
+    """The Python side's storage: "sync" unless a test parametrizes it (``indirect``)."""
+    return str(getattr(request, "param", "sync"))
+
+
 @contextmanager
-def _fresh_table(endpoint: str, raw_client: Any) -> Iterator[DynamoDBSessionStorage]:
-    """A new table, made by our own ``create_table()``; dropped afterwards.
+def _fresh_table(
+    endpoint: str, raw_client: Any, py_kind: str, request: pytest.FixtureRequest
+) -> Iterator[Any]:
+    """A new table, made by our own ``create_table()``, and a storage of ``py_kind`` on it;
+    dropped afterwards.
 
     Made in the test's thread on purpose: preparing tables ahead in a background thread was
     slower (GIL contention with the test's many small I/O calls).
     """
     storage = DynamoDBSessionStorage(f"interop_{uuid.uuid4().hex[:12]}", host=endpoint)
     storage.create_table()
+    py: Any = storage
+    if py_kind == "async":
+        made = AsyncDynamoDBSessionStorage(storage.table_name, host=endpoint)
+        py = time_limited(made, request.getfixturevalue("async_portal"))
     try:
-        yield storage
+        yield py
     finally:
+        if py is not storage:
+            py.close()
         raw_client.delete_table(TableName=storage.table_name)
         _forget_bound_model(storage)
 
@@ -332,9 +367,15 @@ def proxied_node(dynalite_endpoint: str) -> Iterator[_ProxiedNode]:
 
 
 @pytest.fixture
-def sides(dynalite_endpoint: str, raw_client: Any, proxied_node: _ProxiedNode) -> Iterator[Sides]:
+def sides(
+    dynalite_endpoint: str,
+    raw_client: Any,
+    proxied_node: _ProxiedNode,
+    py_kind: str,
+    request: pytest.FixtureRequest,
+) -> Iterator[Sides]:
     """A fresh table (made by our create_table) and the module's Node process pointed at it."""
-    with _fresh_table(dynalite_endpoint, raw_client) as storage:
+    with _fresh_table(dynalite_endpoint, raw_client, py_kind, request) as storage:
         try:
             node = proxied_node.pointed_at(storage.table_name)
             yield Sides(storage.table_name, storage, node, raw_client)
@@ -343,10 +384,12 @@ def sides(dynalite_endpoint: str, raw_client: Any, proxied_node: _ProxiedNode) -
 
 
 @pytest.fixture
-def direct_sides(dynalite_endpoint: str, raw_client: Any) -> Iterator[Sides]:
+def direct_sides(
+    dynalite_endpoint: str, raw_client: Any, py_kind: str, request: pytest.FixtureRequest
+) -> Iterator[Sides]:
     """A fresh table and a Node process of its own bound to it by name: no proxy."""
     with (
-        _fresh_table(dynalite_endpoint, raw_client) as storage,
+        _fresh_table(dynalite_endpoint, raw_client, py_kind, request) as storage,
         NodeAdapter(dynalite_endpoint, storage.table_name) as node,
     ):
         yield Sides(storage.table_name, storage, node, raw_client)
@@ -502,7 +545,7 @@ def test_node_json_converter_round_trips(case: str) -> None:
 # --- each direction, every shape ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("case", list(CASES))
+@BOTH_KINDS
 def test_node_writes_python_loads(sides: Sides, case: str) -> None:
     expected = _case(case)
     assert sides.node.store(session_to_node_json(expected)) is True
@@ -514,7 +557,7 @@ def test_node_writes_python_loads(sides: Sides, case: str) -> None:
     assert_node_json_is(node_view, expected)
 
 
-@pytest.mark.parametrize("case", list(CASES))
+@BOTH_KINDS
 def test_python_writes_node_loads(sides: Sides, case: str) -> None:
     session = _case(case)
     assert sides.py.store_session(session) is True
@@ -543,7 +586,7 @@ def test_node_restores_python_written_session(sides: Sides, case: str) -> None:
     assert sides.raw_item(session.id) == {k: v for k, v in written.items() if k != "ttl"}
 
 
-@pytest.mark.parametrize("case", list(CASES))
+@BOTH_KINDS
 def test_find_by_shop_agrees_over_both_writers(sides: Sides, case: str) -> None:
     from_python = _case(case)
     from_node = _renamed(from_python, "node")
@@ -580,7 +623,7 @@ def test_find_by_shop_agrees_over_every_shape_mixed(direct_sides: Sides) -> None
         assert_sessions_equal(by_id[session.id], session)
 
 
-@pytest.mark.parametrize("case", list(CASES))
+@BOTH_KINDS
 def test_node_delete_is_seen_by_python(sides: Sides, case: str) -> None:
     session = _case(case)
     sides.py.store_session(session)
@@ -592,7 +635,7 @@ def test_node_delete_is_seen_by_python(sides: Sides, case: str) -> None:
     assert sides.raw_item(session.id) is None
 
 
-@pytest.mark.parametrize("case", list(CASES))
+@BOTH_KINDS
 def test_python_delete_is_seen_by_node(sides: Sides, case: str) -> None:
     session = _case(case)
     sides.node.store(session_to_node_json(session))
@@ -617,6 +660,7 @@ def test_node_delete_many_is_seen_by_python(direct_sides: Sides) -> None:
     assert {s.id for s in sides.py.find_sessions_by_shop(SHOP)} == {s.id for s in kept}
 
 
+@pytest.mark.parametrize("py_kind", ["sync", "async"], indirect=True)
 def test_python_delete_sessions_is_seen_by_node(direct_sides: Sides) -> None:
     sides = direct_sides
     sessions = _store_mix(sides)

@@ -1,7 +1,8 @@
 """Storms across processes on dynalite (atomic conditional writes, like DynamoDB).
 
 16 workers in 4 processes meet one expiring session: exactly one call to Shopify, every
-worker gets the active token. A holder killed with SIGKILL mid-call is taken over once its
+worker gets the active token, whether the workers are threads on the blocking storage or
+asyncio tasks on the async one. A holder killed with SIGKILL mid-call is taken over once its
 lease lapses. The unguarded (Node) pattern is shown for contrast: many calls, and a stored
 token that may already be revoked.
 """
@@ -13,6 +14,7 @@ import signal
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -28,23 +30,31 @@ def dynalite(request: pytest.FixtureRequest) -> Iterator[Backend]:
     yield from _backend("dynalite", request)
 
 
-def _config(storage: DynamoDBSessionStorage, fake: FakeShopify, **kwargs: float) -> FleetConfig:
+def _config(storage: DynamoDBSessionStorage, fake: FakeShopify, **kwargs: Any) -> FleetConfig:
     assert storage.connection.host is not None
     return FleetConfig(
         storage.connection.host, storage.table_name, fake.url, fake.client_id,
-        fake.client_secret, **kwargs,  # type: ignore[arg-type]
+        fake.client_secret, **kwargs,
     )  # fmt: skip
 
 
 @pytest.fixture
+def runtime(request: pytest.FixtureRequest) -> str:
+    """The workers' callers: "threads" (blocking storage) unless a test parametrizes it."""
+    return str(getattr(request, "param", "threads"))
+
+
+@pytest.fixture
 def storm_fleet(
-    dynalite: Backend, fake_shopify: FakeShopify
+    dynalite: Backend, fake_shopify: FakeShopify, runtime: str
 ) -> Iterator[tuple[Fleet, DynamoDBSessionStorage]]:
     storage = dynalite.storage()
-    with fleet(_config(storage, fake_shopify)) as running:
+    with fleet(_config(storage, fake_shopify, runtime=runtime)) as running:
         yield running, storage
 
 
+# "asyncio": 4 tasks per process on an AsyncDynamoDBSessionStorage and AsyncShopifyTokenRefresher
+@pytest.mark.parametrize("runtime", ["threads", "asyncio"], indirect=True)
 def test_16_workers_in_4_processes_make_one_call(
     storm_fleet: tuple[Fleet, DynamoDBSessionStorage], fake_shopify: FakeShopify
 ) -> None:

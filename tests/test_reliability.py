@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import random
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from shopify_sessions import (
     AccessDeniedError,
+    AsyncDynamoDBSessionStorage,
     CorruptSessionError,
     DynamoDBSessionStorage,
     InvalidSessionError,
@@ -23,10 +24,12 @@ from shopify_sessions import (
     TableNotFoundError,
     TokenCipher,
 )
-from tests.conftest import Backend
+from tests.conftest import DYNAMODB_BACKENDS, Backend
 from tests.factories import SHOP, offline, online
 from tests.support.proxy import DynamoProxy, Fault, unprocess_items, unprocess_keys
+from tests.support.time_limited import time_limited
 
+Storages = Callable[..., tuple[Any, Any]]
 FAST_RETRY = RetryPolicy(attempts=4, base_delay=0.001, max_delay=0.01, stalled_rounds=4)
 
 
@@ -42,12 +45,33 @@ def direct(moto_server_endpoint: str) -> Backend:
     return Backend("moto_server", moto_server_endpoint)
 
 
-def _storages(direct: Backend, proxy: DynamoProxy, **kwargs: Any) -> tuple[Any, Any]:
-    truth = direct.storage()
-    faulty = DynamoDBSessionStorage(
-        truth.table_name, host=proxy.endpoint, retry=kwargs.pop("retry", FAST_RETRY), **kwargs
-    )
-    return truth, faulty
+@pytest.fixture(params=["sync", "async"])
+def kind(request: pytest.FixtureRequest) -> str:
+    """The storage under fault: the blocking one, or the async one driven through Blocking."""
+    return str(request.param)
+
+
+@pytest.fixture
+def storages(
+    direct: Backend, proxy: DynamoProxy, kind: str, request: pytest.FixtureRequest
+) -> Iterator[Storages]:
+    """``storages(**options)`` -> (truth, faulty): a direct blocking storage on a fresh table,
+    and a storage of ``kind`` on the same table through the proxy (``FAST_RETRY`` unless
+    ``retry`` is given)."""
+    made: list[Any] = []
+
+    def make(**kwargs: Any) -> tuple[Any, Any]:
+        truth = direct.storage()
+        kwargs = {"host": proxy.endpoint, "retry": FAST_RETRY, **kwargs}
+        if kind == "sync":
+            return truth, DynamoDBSessionStorage(truth.table_name, **kwargs)
+        portal = request.getfixturevalue("async_portal")
+        made.append(time_limited(AsyncDynamoDBSessionStorage(truth.table_name, **kwargs), portal))
+        return truth, made[-1]
+
+    yield make
+    for storage in made:
+        storage.close()
 
 
 def _first_attempts(fault: Fault, failures: int, operation: str | None = None) -> Any:
@@ -64,19 +88,27 @@ def _first_attempts(fault: Fault, failures: int, operation: str | None = None) -
 # --- retries ---------------------------------------------------------------------------------
 
 
+TRANSIENT_FAULTS = {
+    "throttled": Fault.throttle(),
+    "500": Fault.server_error(),
+    "dropped-before": Fault.drop_connection(),
+    "dropped-after": Fault.drop_connection(after_forward=True),
+}
+
+
 @pytest.mark.parametrize(
-    "fault",
+    ("kind", "fault"),
     [
-        pytest.param(Fault.throttle(), id="throttled"),
-        pytest.param(Fault.server_error(), id="500"),
-        pytest.param(Fault.drop_connection(), id="dropped-before"),
-        pytest.param(Fault.drop_connection(after_forward=True), id="dropped-after"),
+        pytest.param(kind, fault, id=f"{kind}-{name}")
+        for kind in ("sync", "async")
+        for name, fault in TRANSIENT_FAULTS.items()
+        if (kind, name) != ("async", "500")  # the throttle's path in the same plans
     ],
 )
 def test_every_operation_survives_transient_faults(
-    direct: Backend, proxy: DynamoProxy, fault: Fault
+    storages: Storages, proxy: DynamoProxy, fault: Fault
 ) -> None:
-    truth, faulty = _storages(direct, proxy)
+    truth, faulty = storages()
     proxy.faults = _first_attempts(fault, failures=2)
     sessions = [online(SHOP, n) for n in range(30)]
     for session in sessions:
@@ -91,8 +123,8 @@ def test_every_operation_survives_transient_faults(
     assert proxy.counts["PutItem"] == 3 * 30  # two failures, then success, for each
 
 
-def test_retries_run_out_into_a_clear_error(direct: Backend, proxy: DynamoProxy) -> None:
-    truth, faulty = _storages(direct, proxy)
+def test_retries_run_out_into_a_clear_error(storages: Storages, proxy: DynamoProxy) -> None:
+    truth, faulty = storages()
     proxy.faults = _first_attempts(Fault.throttle(), failures=100)
     with pytest.raises(StorageUnavailableError, match=r"PutItem .* failed after 4 attempts") as e:
         faulty.store_session(offline())
@@ -103,8 +135,8 @@ def test_retries_run_out_into_a_clear_error(direct: Backend, proxy: DynamoProxy)
         faulty.load_session(offline().id)
 
 
-def test_retry_policy_is_configurable(direct: Backend, proxy: DynamoProxy) -> None:
-    _, faulty = _storages(direct, proxy, retry=RetryPolicy(attempts=1))
+def test_retry_policy_is_configurable(storages: Storages, proxy: DynamoProxy) -> None:
+    _, faulty = storages(retry=RetryPolicy(attempts=1))
     proxy.faults = _first_attempts(Fault.server_error(), failures=1)
     with pytest.raises(StorageUnavailableError, match="after 1 attempt:"):
         faulty.store_session(offline())
@@ -113,9 +145,9 @@ def test_retry_policy_is_configurable(direct: Backend, proxy: DynamoProxy) -> No
 
 
 def test_a_retried_conditional_store_is_not_its_own_conflict(
-    direct: Backend, proxy: DynamoProxy
+    storages: Storages, proxy: DynamoProxy
 ) -> None:
-    truth, faulty = _storages(direct, proxy)
+    truth, faulty = storages()
     truth.store_session(offline(refresh_token="r0"))
     loaded = truth.load_session(offline().id)
     refreshed = offline(access_token="a1", refresh_token="r1")
@@ -129,9 +161,9 @@ def test_a_retried_conditional_store_is_not_its_own_conflict(
 
 
 def test_access_denied_names_the_action_and_is_not_retried(
-    direct: Backend, proxy: DynamoProxy
+    storages: Storages, proxy: DynamoProxy
 ) -> None:
-    _, faulty = _storages(direct, proxy)
+    _, faulty = storages()
     denied = Fault.error(400, "AccessDeniedException", "not authorized to perform PutItem")
     proxy.faults = _first_attempts(denied, failures=100, operation="PutItem")
     with pytest.raises(AccessDeniedError, match="dynamodb:PutItem") as raised:
@@ -141,9 +173,9 @@ def test_access_denied_names_the_action_and_is_not_retried(
 
 
 def test_unprocessed_batch_parts_on_the_wire_are_retried(
-    direct: Backend, proxy: DynamoProxy
+    storages: Storages, proxy: DynamoProxy
 ) -> None:
-    truth, faulty = _storages(direct, proxy)
+    truth, faulty = storages()
     ids = [s.id for s in (online(SHOP, n) for n in range(150))]
     for n in range(150):
         truth.store_session(online(SHOP, n))
@@ -193,14 +225,16 @@ def _random_faults(rng: random.Random, seen: Counter[str]) -> Any:
     return hook
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize(
+    ("kind", "seed"), [("sync", 1), ("sync", 2), ("sync", 3), ("async", 1)]
+)  # one seed for the async storage: the same plans, so the same decisions
 def test_random_faults_never_lose_or_resurrect_a_session(
-    direct: Backend, proxy: DynamoProxy, seed: int
+    storages: Storages, proxy: DynamoProxy, seed: int
 ) -> None:
     """Every operation succeeds or raises SessionStorageError; what it reports is true."""
     rng = random.Random(seed)
     faults_seen: Counter[str] = Counter()
-    truth, faulty = _storages(direct, proxy)
+    truth, faulty = storages()
     proxy.faults = _random_faults(rng, faults_seen)
     known: dict[str, Any] = {}  # id -> Session stored, or None when reported deleted
     outcomes: Counter[str] = Counter()
@@ -255,6 +289,16 @@ def test_verify_table_accepts_the_node_schema(dynamo: Backend) -> None:
 def test_verify_table_missing(dynamo: Backend) -> None:
     with pytest.raises(TableNotFoundError):
         dynamo.storage(table="no_such_sessions", create=False).verify_table()
+
+
+@pytest.mark.parametrize("dynamo", ["moto_server", "async_moto_server"], indirect=True)
+def test_a_missing_table_is_named_as_it_is_by_every_call(dynamo: Backend) -> None:
+    storage = dynamo.storage(table="no_such_sessions", create=False)
+    for call in (storage.load_session, storage.delete_session):
+        with pytest.raises(TableNotFoundError) as raised:
+            call(offline().id)
+        assert str(raised.value) == str(TableNotFoundError("no_such_sessions"))
+        assert raised.value.table_name == "no_such_sessions"
 
 
 def _raw_table(dynamo: Backend, name: str, hash_key: str, index: dict[str, Any] | None) -> None:
@@ -331,6 +375,7 @@ def test_find_skips_corrupt_items_with_a_warning_or_raises_when_strict(
 # --- secrets ------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("dynamo", [*DYNAMODB_BACKENDS, "async_moto_server"], indirect=True)
 @pytest.mark.parametrize("encrypted", [False, True])
 def test_no_token_in_any_log_record_even_at_debug(
     dynamo: Backend, caplog: pytest.LogCaptureFixture, encrypted: bool
@@ -356,7 +401,8 @@ def test_no_token_in_any_log_record_even_at_debug(
         storage.delete_sessions([session.id])
         storage.delete_session(session.id)
     logged = "\n".join(record.getMessage() + str(record.__dict__) for record in caplog.records)
-    assert any(r.name.startswith("botocore") for r in caplog.records)
+    # request and response bodies were logged (by aiobotocore too, through botocore's loggers)
+    assert {"botocore.endpoint", "botocore.parsers"} <= {r.name for r in caplog.records}
     for secret in secrets:
         assert secret not in logged
         assert secret not in str(conflict.value) and secret not in repr(loaded)

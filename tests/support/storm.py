@@ -1,7 +1,10 @@
-"""Refresh storms: worker processes (threads in each) meeting one expired session at once.
+"""Refresh storms: worker processes (threads, or asyncio tasks, in each) meeting one expired
+session at once.
 
 Each worker process has its own storage and refresher (reaching the fake Shopify through a
-real ``httpx.Client``), as separate hosts would. ``mode``:
+real ``httpx.Client``), as separate hosts would; with ``FleetConfig(runtime="asyncio")`` its
+callers are tasks of one event loop on an ``AsyncDynamoDBSessionStorage`` and an
+``AsyncShopifyTokenRefresher`` (``httpx.AsyncClient``), "fleet" mode only. ``mode``:
 
 - ``"fleet"``: ``storage.load_fresh_session`` (single flight, lease, newest pair wins);
 - ``"unguarded"``: Node's ``ensureOfflineTokenIsNotExpired``: load, and when the token
@@ -12,6 +15,7 @@ Used by the storm tests and by ``python -m bench`` (token section).
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import queue
 import threading
@@ -20,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 WITHIN = timedelta(minutes=5)
 
@@ -41,65 +45,135 @@ class FleetConfig:
     fake_url: str
     client_id: str
     client_secret: str
-    threads: int = 4
+    threads: int = 4  # callers per process: threads, or asyncio tasks (``runtime``)
     timeout: float = 5.0
     lease: float = 10.0
+    runtime: Literal["threads", "asyncio"] = "threads"
+
+
+def _clients(config: FleetConfig, asynchronous: bool = False) -> tuple[Any, Any, Any]:
+    """One host's storage, refresher and the refresher's HTTP client (to the fake Shopify over
+    a real socket): the blocking ones, or the asyncio ones."""
+    import httpx
+
+    from shopify_sessions import (
+        AsyncDynamoDBSessionStorage,
+        AsyncShopifyTokenRefresher,
+        DynamoDBSessionStorage,
+        ShopifyTokenRefresher,
+    )
+    from shopify_sessions.testing import AsyncLoopbackTransport, LoopbackTransport
+
+    storage: Any
+    http: Any
+    if asynchronous:
+        storage = AsyncDynamoDBSessionStorage(config.table, host=config.endpoint)
+        http = httpx.AsyncClient(transport=AsyncLoopbackTransport(config.fake_url))
+        refresher_class: Any = AsyncShopifyTokenRefresher
+    else:
+        storage = DynamoDBSessionStorage(config.table, host=config.endpoint)
+        http = httpx.Client(transport=LoopbackTransport(config.fake_url))
+        refresher_class = ShopifyTokenRefresher
+    refresher = refresher_class(
+        config.client_id, config.client_secret, http_client=http, timeout=config.timeout
+    )
+    return storage, refresher, http
 
 
 def _worker(config: FleetConfig, commands: Any, results: Any, go: Any) -> None:
-    import httpx
-
-    from shopify_sessions import DynamoDBSessionStorage, ShopifyTokenRefresher
-    from shopify_sessions.testing import LoopbackTransport
-
-    storage = DynamoDBSessionStorage(config.table, host=config.endpoint)
-    http = httpx.Client(transport=LoopbackTransport(config.fake_url))
-    refresher = ShopifyTokenRefresher(
-        config.client_id, config.client_secret, http_client=http, timeout=config.timeout
-    )
-    storage.load_session("warm-up")  # connect before the storm, as a long-running worker has
+    callers = _Tasks(config) if config.runtime == "asyncio" else _Threads(config)
     results.put(("ready", None))
-    while True:
-        command = commands.get()
-        if command is None:
-            return
-        mode, session_id = command
+    try:
+        while (command := commands.get()) is not None:
+            mode, session_id = command
+            outcomes = callers.storm(mode, session_id, go, lambda: results.put(("armed", None)))
+            results.put(("done", outcomes))
+    finally:
+        callers.close()
+
+
+class _Noted:
+    """Times one caller's call (``noted.token = ...`` inside) and notes its outcome; an error
+    is noted by its type's name (the parent asserts on it), not raised."""
+
+    def __init__(self, outcomes: list[Outcome], lock: threading.Lock) -> None:
+        self.outcomes = outcomes
+        self.lock = lock
+        self.token: str | None = None
+
+    def __enter__(self) -> _Noted:
+        self.started = time.monotonic()
+        return self
+
+    def __exit__(self, kind: Any, error: BaseException | None, traceback: Any) -> bool:
+        seconds = time.monotonic() - self.started
+        name = None if kind is None else kind.__name__
+        with self.lock:
+            self.outcomes.append(Outcome(self.token if name is None else None, seconds, name))
+        return isinstance(error, Exception)
+
+
+class _Threads:
+    """A worker's callers as threads sharing one blocking storage and refresher."""
+
+    def __init__(self, config: FleetConfig) -> None:
+        self.config = config
+        self.storage, self.refresher, _ = _clients(config)
+        self.storage.load_session("warm-up")  # connect before the storm, as a running worker has
+
+    def storm(self, mode: str, session_id: str, go: Any, armed: Any) -> list[Outcome]:
         outcomes: list[Outcome] = []
         lock = threading.Lock()
-        one = _caller(storage, refresher, mode, session_id, config, go, outcomes, lock)
-        threads = [threading.Thread(target=one) for _ in range(config.threads)]
+
+        def one() -> None:
+            go.wait()
+            with _Noted(outcomes, lock) as noted:
+                noted.token = _get(self.storage, self.refresher, mode, session_id, self.config)
+
+        threads = [threading.Thread(target=one) for _ in range(self.config.threads)]
         for thread in threads:
             thread.start()
-        results.put(("armed", None))
+        armed()
         for thread in threads:
             thread.join()
-        results.put(("done", outcomes))
+        return outcomes
+
+    def close(self) -> None:
+        pass
 
 
-def _caller(
-    storage: Any,
-    refresher: Any,
-    mode: str,
-    session_id: str,
-    config: FleetConfig,
-    go: Any,
-    outcomes: list[Outcome],
-    lock: threading.Lock,
-) -> Any:
-    """One worker thread's job: wait for the signal, get the session, note what it got."""
+class _Tasks:
+    """A worker's callers as asyncio tasks of one event loop, sharing one async storage and
+    refresher ("fleet" mode only: ``Fleet.storm`` refuses the others)."""
 
-    def one() -> None:
-        go.wait()
-        started = time.monotonic()
-        try:
-            token = _get(storage, refresher, mode, session_id, config)
-            outcome = Outcome(token, time.monotonic() - started)
-        except Exception as error:  # reported to the parent, which asserts on it
-            outcome = Outcome(None, time.monotonic() - started, type(error).__name__)
-        with lock:
-            outcomes.append(outcome)
+    def __init__(self, config: FleetConfig) -> None:
+        self.config = config
+        self.loop = asyncio.new_event_loop()
+        self.storage, self.refresher, self.http = _clients(config, asynchronous=True)
+        self.loop.run_until_complete(self.storage.load_session("warm-up"))
 
-    return one
+    def storm(self, mode: str, session_id: str, go: Any, armed: Any) -> list[Outcome]:
+        return self.loop.run_until_complete(self._storm(session_id, go, armed))
+
+    async def _storm(self, session_id: str, go: Any, armed: Any) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        lock = threading.Lock()
+        lease = timedelta(seconds=self.config.lease)
+
+        async def one() -> None:
+            with _Noted(outcomes, lock) as noted:
+                got = await self.storage.load_fresh_session(session_id, self.refresher, lease=lease)
+                noted.token = got.access_token if got is not None else None
+
+        armed()
+        await asyncio.to_thread(go.wait)  # then every task starts in the same loop turn
+        await asyncio.gather(*(one() for _ in range(self.config.threads)))
+        return outcomes
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.storage.close())
+        self.loop.run_until_complete(self.http.aclose())
+        self.loop.close()
 
 
 def _get(storage: Any, refresher: Any, mode: str, session_id: str, config: FleetConfig) -> Any:
@@ -120,6 +194,7 @@ class Fleet:
 
     def __init__(self, config: FleetConfig, processes: int) -> None:
         context = multiprocessing.get_context("spawn")
+        self.runtime = config.runtime
         self.go = context.Event()
         self.results: Any = context.Queue()
         self.commands = [context.Queue() for _ in range(processes)]
@@ -132,7 +207,9 @@ class Fleet:
         self._expect("ready")
 
     def storm(self, mode: str, session_id: str) -> list[Outcome]:
-        """Every thread of every process asks for the session at the same moment."""
+        """Every caller of every process asks for the session at the same moment."""
+        if mode != "fleet" and self.runtime != "threads":
+            raise ValueError(f"{mode!r} storms run on threads only")
         self.go.clear()
         for commands in self.commands:
             commands.put((mode, session_id))
@@ -175,16 +252,7 @@ def fleet(config: FleetConfig, processes: int = 4) -> Iterator[Fleet]:
 
 def _holder(config: FleetConfig, session_id: str) -> None:
     """One caller in a process of its own (to be killed while its refresh is in flight)."""
-    import httpx
-
-    from shopify_sessions import DynamoDBSessionStorage, ShopifyTokenRefresher
-    from shopify_sessions.testing import LoopbackTransport
-
-    storage = DynamoDBSessionStorage(config.table, host=config.endpoint)
-    http = httpx.Client(transport=LoopbackTransport(config.fake_url))
-    refresher = ShopifyTokenRefresher(
-        config.client_id, config.client_secret, http_client=http, timeout=config.timeout
-    )
+    storage, refresher, _ = _clients(config)
     _get(storage, refresher, "fleet", session_id, config)
 
 
