@@ -6,14 +6,12 @@ waiting, dead grants, newest pair wins) without DynamoDB.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from shopify_sessions.domain.session import Session
 from shopify_sessions.tokens.lease import Snapshot, fingerprint
-
-if TYPE_CHECKING:
-    from .storage import MemorySessionStorage
 
 __all__ = ["LeaseState", "MemoryLeaseStore"]
 
@@ -25,10 +23,23 @@ class LeaseState:
     dead: str | None = None
 
 
+class _Held(Protocol):
+    """What the lease needs of ``MemorySessionStorage``: its dicts, its lock, its store."""
+
+    @property
+    def _lock(self) -> AbstractContextManager[bool]: ...
+    @property
+    def _sessions(self) -> dict[str, Session]: ...
+    @property
+    def _leases(self) -> dict[str, LeaseState]: ...
+
+    def store_newest(self, session: Session, *, create: bool = False) -> bool: ...
+
+
 class MemoryLeaseStore:
     """Lease operations on a memory storage's dict, under its lock."""
 
-    def __init__(self, storage: MemorySessionStorage) -> None:
+    def __init__(self, storage: _Held) -> None:
         self.storage = storage
 
     def read(self, id: str) -> Snapshot | None:
