@@ -36,35 +36,36 @@ def _rerouted(request: httpx.Request, base: httpx.URL) -> httpx.Request:
     )
 
 
-class LoopbackTransport(httpx.BaseTransport):
-    """Sends every request to ``base_url`` over a real socket, keeping the shop's Host header."""
+class LoopbackTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
+    """Sends every request to ``base_url`` over a real socket, keeping the shop's Host header.
+
+    One transport for both clients: ``httpx.Client(transport=...)`` and
+    ``httpx.AsyncClient(transport=...)`` (``AsyncLoopbackTransport`` is the same class).
+    """
 
     def __init__(self, base_url: str) -> None:
         self.base_url = _base(base_url)
-        self._inner = httpx.HTTPTransport()
+        self._blocking: httpx.HTTPTransport | None = None
+        self._awaited: httpx.AsyncHTTPTransport | None = None
 
     def __repr__(self) -> str:
-        return f"LoopbackTransport({str(self.base_url)!r})"
+        return f"{type(self).__name__}({str(self.base_url)!r})"
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        return self._inner.handle_request(_rerouted(request, self.base_url))
-
-    def close(self) -> None:
-        self._inner.close()
-
-
-class AsyncLoopbackTransport(httpx.AsyncBaseTransport):
-    """``LoopbackTransport`` for ``httpx.AsyncClient``."""
-
-    def __init__(self, base_url: str) -> None:
-        self.base_url = _base(base_url)
-        self._inner = httpx.AsyncHTTPTransport()
-
-    def __repr__(self) -> str:
-        return f"AsyncLoopbackTransport({str(self.base_url)!r})"
+        self._blocking = self._blocking or httpx.HTTPTransport()
+        return self._blocking.handle_request(_rerouted(request, self.base_url))
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        return await self._inner.handle_async_request(_rerouted(request, self.base_url))
+        self._awaited = self._awaited or httpx.AsyncHTTPTransport()
+        return await self._awaited.handle_async_request(_rerouted(request, self.base_url))
+
+    def close(self) -> None:
+        if self._blocking is not None:
+            self._blocking.close()
 
     async def aclose(self) -> None:
-        await self._inner.aclose()
+        if self._awaited is not None:
+            await self._awaited.aclose()
+
+
+AsyncLoopbackTransport = LoopbackTransport
