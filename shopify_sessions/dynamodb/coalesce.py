@@ -51,14 +51,27 @@ class Coalescer:
     """
 
     def __init__(
-        self, requests: TableRequests, run_alone: Callable[[Plan[Any]], Awaitable[Any]]
+        self,
+        requests: TableRequests,
+        run_alone: Callable[[Plan[Any]], Awaitable[Any]],
+        connections: int,
     ) -> None:
         self.requests = requests
         self.run_alone = run_alone
+        # a full round of batches: what the connections can carry at once
+        self.full_round = (connections * BATCH_GET_SIZE, connections * BATCH_WRITE_SIZE)
         self._gets: dict[str, list[Answer]] = {}
         self._writes: list[tuple[Write, Answer]] = []
         self._scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
+
+    async def room(self) -> None:
+        """Wait, a loop turn at a time, while a full round of batches is already waiting for
+        the end of this turn. A thousand stores then do not all encode their items before the
+        first batch leaves: later callers prepare theirs while the first batches are on the
+        wire, and no loop turn runs more than a round's worth of callers."""
+        while len(self._gets) >= self.full_round[0] or len(self._writes) >= self.full_round[1]:
+            await asyncio.sleep(0)
 
     async def send(self, op: Send) -> dict[str, Any]:
         """The response ``op`` would have had on its own (or its error, typed)."""

@@ -49,7 +49,7 @@ class _LoopState:
         self.stack = contextlib.AsyncExitStack()
         self.making = asyncio.Lock()
         self.slots = asyncio.Semaphore(connections)
-        self.coalescer = Coalescer(driver.requests, driver.run_alone)
+        self.coalescer = Coalescer(driver.requests, driver.run_alone, connections)
 
 
 class AsyncDriver:
@@ -67,6 +67,8 @@ class AsyncDriver:
 
     async def run(self, plan: Plan[R], *, coalesce: bool = True) -> R:
         """Carry ``plan`` out to its end: its return value, or its error."""
+        if coalesce and self.coalesce:
+            await self._state().coalescer.room()
         steps = Steps(plan)
         for op in steps:
             await self._answer(steps, op, coalesce)
