@@ -409,3 +409,35 @@ def test_stop_closes_kept_alive_connections() -> None:
     client.close()
     with pytest.raises(RuntimeError):
         _ = fake.url
+
+
+def test_the_async_fixtures_share_the_memory_storage_and_reach_the_fake(
+    memory_storage: Any,
+    async_memory_storage: Any,
+    fake_shopify: FakeShopify,
+    fake_shopify_async_client: httpx.AsyncClient,
+) -> None:
+    """``async_memory_storage`` sees what blocking code stored; the async client reaches the
+    fake, refresh included (an app's async tests need nothing else)."""
+    import asyncio
+    from datetime import timedelta
+
+    from shopify_sessions import AsyncShopifyTokenRefresher
+    from tests.tokens_support import installed
+
+    session = installed(fake_shopify, expires_in=timedelta(minutes=1))
+    memory_storage.store_session(session)
+
+    async def refresh() -> Any:
+        refresher = AsyncShopifyTokenRefresher(
+            fake_shopify.client_id, fake_shopify.client_secret,
+            http_client=fake_shopify_async_client,
+        )  # fmt: skip
+        try:
+            return await async_memory_storage.load_fresh_session(session.id, refresher)
+        finally:
+            await fake_shopify_async_client.aclose()
+
+    fresh = asyncio.run(refresh())
+    assert fresh.access_token == fake_shopify.active_token(session.shop) != session.access_token
+    assert memory_storage.load_session(session.id) == fresh

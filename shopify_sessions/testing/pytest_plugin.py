@@ -7,8 +7,12 @@ Enable them in your ``conftest.py``::
 then ask for ``fake_shopify`` (a started ``FakeShopify``, stopped after the test; its token
 endpoint and an Admin GraphQL endpoint answering 401 to revoked tokens), ``fake_shopify_client``
 (an ``httpx.Client`` whose requests to any ``https://{shop}/...`` reach it) or
-``memory_storage`` (an empty ``MemorySessionStorage``). Override ``fake_shopify_options`` to
-give the fake your app's client id and secret (shopifyapp verifies session tokens with them).
+``memory_storage`` (an empty ``MemorySessionStorage``), ``async_memory_storage`` (an
+``AsyncMemorySessionStorage`` over that same one: sessions stored by either are seen by both)
+and ``fake_shopify_async_client`` (an ``httpx.AsyncClient`` routed like the blocking one, for
+``AsyncShopifyTokenRefresher``; close it yourself, or leave it to the test's end). Override
+``fake_shopify_options`` to give the fake your app's client id and secret (shopifyapp verifies
+session tokens with them).
 The fake is imported only when a test uses a fixture, so enabling the plugin is cheap.
 """
 
@@ -23,10 +27,18 @@ if TYPE_CHECKING:
     import httpx
 
     from shopify_sessions.memory.storage import MemorySessionStorage
+    from shopify_sessions.memory.storage_async import AsyncMemorySessionStorage
 
     from .fake_shopify import FakeShopify
 
-__all__ = ["fake_shopify", "fake_shopify_client", "fake_shopify_options", "memory_storage"]
+__all__ = [
+    "async_memory_storage",
+    "fake_shopify",
+    "fake_shopify_async_client",
+    "fake_shopify_client",
+    "fake_shopify_options",
+    "memory_storage",
+]
 
 
 @pytest.fixture
@@ -60,3 +72,20 @@ def memory_storage() -> Iterator[MemorySessionStorage]:
     storage = MemorySessionStorage()
     yield storage
     storage.close()
+
+
+@pytest.fixture
+def async_memory_storage(memory_storage: MemorySessionStorage) -> AsyncMemorySessionStorage:
+    """``memory_storage`` for asyncio code: the same sessions, every method awaited."""
+    from shopify_sessions.memory.storage_async import AsyncMemorySessionStorage
+
+    return AsyncMemorySessionStorage(memory_storage)
+
+
+@pytest.fixture
+def fake_shopify_async_client(fake_shopify: FakeShopify) -> httpx.AsyncClient:
+    """An ``httpx.AsyncClient`` routed to ``fake_shopify``. Made outside any event loop, it
+    binds to the loop of its first request; its connections end with the fake."""
+    import httpx
+
+    return httpx.AsyncClient(transport=fake_shopify.async_transport())
