@@ -1,7 +1,8 @@
-"""The ``shopify-sessions`` command, run as a real subprocess against moto's server.
+"""The ``shopify-sessions`` command, run as a process of its own against moto's server.
 
 Every command runs as ``python -m shopify_sessions.cli`` (one test runs the installed console
-script) against the session-scoped moto server, each test on its own table, or against a
+script), forked from a process that did the CLI's imports once (tests/support/cli_process.py),
+against the session-scoped moto server, each test on its own table, or against a
 ``serve-local`` subprocess. Outputs are checked for tokens: no token, nor any five characters
 of one, may appear unless ``--reveal`` or ``export`` asked for them.
 """
@@ -33,9 +34,9 @@ from shopify_sessions.formats.node_json import (
     parse_node_json_lines,
     session_to_node_json,
 )
+from tests.support.cli_process import CLI, run_cli
 from tests.support.proxy import DynamoProxy, Fault
 
-CLI = [sys.executable, "-m", "shopify_sessions.cli"]
 SCRIPT = Path(sys.executable).parent / "shopify-sessions"
 NOW = datetime.now(timezone.utc)
 ALPHA, BETA = "alpha.myshopify.com", "beta.myshopify.com"
@@ -69,22 +70,25 @@ def run(
     stdin: str | None = None,
     command: list[str] | None = None,
 ) -> Run:
-    argv = list(command or CLI)
+    options = []
     if endpoint is not None:
-        argv += ["--endpoint-url", endpoint]
+        options += ["--endpoint-url", endpoint]
     if table is not None:
-        argv += ["--table", table]
-    result = Run(
-        subprocess.run(
-            argv + list(args),
-            env={**os.environ, **(env or {})},
+        options += ["--table", table]
+    environment = {**os.environ, **(env or {})}
+    if command is None:  # python -m shopify_sessions.cli, forked from a zygote
+        process = run_cli([*options, *args], environment, stdin, timeout=60)
+    else:
+        process = subprocess.run(
+            [*command, *options, *args],
+            env=environment,
             input=stdin,
             capture_output=True,
             text=True,
             timeout=60,
             check=False,
         )
-    )
+    result = Run(process)
     assert "Traceback" not in result.err, result
     return result
 
