@@ -224,6 +224,13 @@ def peers() -> Iterator[Peers]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
+@pytest.fixture(scope="module")
+def node(dynalite_endpoint: str) -> Iterator[NodeAdapter]:
+    """One Node adapter process for the module; each test reads its own table through it."""
+    with NodeAdapter(dynalite_endpoint) as adapter:
+        yield adapter
+
+
 @pytest.fixture
 def table(dynalite_endpoint: str) -> Iterator[DynamoDBSessionStorage]:
     storage = DynamoDBSessionStorage(f"import_{uuid.uuid4().hex[:10]}", host=dynalite_endpoint)
@@ -240,7 +247,11 @@ def _import(endpoint: str, storage: DynamoDBSessionStorage, *args: str) -> Any:
 
 @pytest.mark.parametrize("name", SOURCE_NAMES)
 def test_every_session_arrives_as_the_source_kept_it(
-    name: str, peers: Peers, table: DynamoDBSessionStorage, dynalite_endpoint: str
+    name: str,
+    peers: Peers,
+    table: DynamoDBSessionStorage,
+    dynalite_endpoint: str,
+    node: NodeAdapter,
 ) -> None:
     source = peers.sources[name]
     result = _import(dynalite_endpoint, table, *source.args)
@@ -251,10 +262,10 @@ def test_every_session_arrives_as_the_source_kept_it(
     wanted = [expected(s, source.keeps) for s in BATTERY]
     for session in wanted:
         assert table.load_session(session.id) == session, (name, session.id)
-    with NodeAdapter(dynalite_endpoint, table.table_name) as node:
-        for session in wanted:
-            _loaded, equals = node.load(session.id, expect=session_to_node_json(session))
-            assert equals, (name, session.id)
+    for session in wanted:
+        expect = session_to_node_json(session)
+        _loaded, equals = node.load(session.id, expect=expect, table=table.table_name)
+        assert equals, (name, session.id)
 
 
 def test_sql_sources_with_several_tables_ask_which(
