@@ -22,7 +22,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from shopify_sessions import DynamoDBSessionStorage, Session, TokenCipher
@@ -34,6 +33,7 @@ from shopify_sessions.formats.node_json import (
     parse_node_json_lines,
     session_to_node_json,
 )
+from tests.conftest import raw_dynamodb_client
 from tests.support.cli_process import CLI, run_cli
 from tests.support.proxy import DynamoProxy, Fault
 
@@ -173,7 +173,7 @@ def table(endpoint: str) -> Iterator[str]:
     name = f"cli_{uuid.uuid4().hex[:10]}"
     DynamoDBSessionStorage(name, host=endpoint).create_table()
     yield name
-    client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint)
+    client = raw_dynamodb_client(endpoint)
     client.delete_table(TableName=name)
 
 
@@ -182,7 +182,7 @@ def storage(endpoint: str, table: str, **kwargs: Any) -> DynamoDBSessionStorage:
 
 
 def raw_items(endpoint: str, table: str) -> dict[str, dict[str, Any]]:
-    client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint)
+    client = raw_dynamodb_client(endpoint)
     return {i["id"]["S"]: i for i in client.scan(TableName=table, ConsistentRead=True)["Items"]}
 
 
@@ -261,13 +261,13 @@ def test_create_table_then_verify_then_create_again(endpoint: str) -> None:
         assert verified.code == 0 and verified.out.startswith("OK: "), verified
         again = run("create-table", endpoint=endpoint, table=name)
         assert again.code == 0 and "already exists" in again.out, again
-        client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint)
+        client = raw_dynamodb_client(endpoint)
         described = client.describe_table(TableName=name)["Table"]
         assert described["ProvisionedThroughput"]["ReadCapacityUnits"] == 1
         ttl = client.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
         assert ttl["TimeToLiveStatus"] == "ENABLED"
     finally:
-        boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint).delete_table(
+        raw_dynamodb_client(endpoint).delete_table(
             TableName=name
         )
 

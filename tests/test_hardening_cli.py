@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from shopify_sessions import DynamoDBSessionStorage, Session
+from tests.conftest import raw_dynamodb_client
 from tests.test_cli import raw_items, run, sessions, storage
 
 
@@ -91,9 +92,7 @@ def test_export_with_unreadable_items_exits_1_unless_told(
     endpoint: str, table: str, tmp_path: Path
 ) -> None:
     _seed(endpoint, table)
-    import boto3
-
-    client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint)
+    client = raw_dynamodb_client(endpoint)
     client.put_item(TableName=table, Item={"id": {"S": "broken"}, "shop": {"S": "x"}})
     target = tmp_path / "backup.jsonl"
     result = run("export", str(target), endpoint=endpoint, table=table)
@@ -107,9 +106,7 @@ def test_export_with_unreadable_items_exits_1_unless_told(
 
 
 def test_the_json_definition_creates_the_same_table(endpoint: str) -> None:
-    import boto3
-
-    client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint)
+    client = raw_dynamodb_client(endpoint)
     ours = f"iac_ours_{uuid.uuid4().hex[:8]}"
     theirs = f"iac_json_{uuid.uuid4().hex[:8]}"
     DynamoDBSessionStorage(ours, host=endpoint).create_table()

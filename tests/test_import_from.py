@@ -29,13 +29,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from shopify_sessions import DynamoDBSessionStorage, Session
 from shopify_sessions.domain.session import AssociatedUser, OnlineAccessInfo
 from shopify_sessions.formats.node_json import session_to_node_json
-from tests.conftest import IN_CI
+from tests.conftest import IN_CI, raw_dynamodb_client
 from tests.support import prisma_tables
 from tests.support.dynalite import INTEROP_DIR, node_available
 from tests.support.node_adapter import NodeAdapter
@@ -236,7 +235,7 @@ def table(dynalite_endpoint: str) -> Iterator[DynamoDBSessionStorage]:
     storage = DynamoDBSessionStorage(f"import_{uuid.uuid4().hex[:10]}", host=dynalite_endpoint)
     storage.create_table()
     yield storage
-    boto3.client("dynamodb", region_name="us-east-1", endpoint_url=dynalite_endpoint).delete_table(
+    raw_dynamodb_client(dynalite_endpoint).delete_table(
         TableName=storage.table_name
     )
 
