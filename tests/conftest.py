@@ -31,6 +31,25 @@ pytest_plugins = ["shopify_sessions.testing.pytest_plugin"]  # fake_shopify, fak
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+_RAW_CLIENTS: dict[str | None, Any] = {}
+
+
+def raw_dynamodb_client(endpoint: str | None) -> Any:
+    """A plain boto3 DynamoDB client (never our code) for ``endpoint``; None: moto in process.
+
+    One per endpoint for the whole run, on a boto3 session of its own: a new client costs
+    ~0.1 s, all of it again after each moto test (mock_aws resets boto3's default session, whose
+    parsed models go with it). Clients are thread-safe and the tests change none of their events.
+    """
+    client = _RAW_CLIENTS.get(endpoint)
+    if client is None:
+        client = boto3.session.Session().client(
+            "dynamodb", region_name="us-east-1", endpoint_url=endpoint
+        )
+        _RAW_CLIENTS[endpoint] = client
+    return client
+
+
 @dataclass
 class Backend:
     """A place sessions can live: makes storages and, for DynamoDB ones, a raw client."""
@@ -49,7 +68,7 @@ class Backend:
         return self.portal is not None
 
     def raw_client(self) -> Any:
-        return boto3.client("dynamodb", region_name="us-east-1", endpoint_url=self.endpoint)
+        return raw_dynamodb_client(self.endpoint)
 
     def raw_item(self, storage: Any, id: str) -> dict[str, Any]:
         """The item stored under ``id``, read with raw botocore (never our code); {} if none."""

@@ -1,7 +1,8 @@
-"""The ``shopify-sessions`` command, run as a real subprocess against moto's server.
+"""The ``shopify-sessions`` command, run as a process of its own against moto's server.
 
 Every command runs as ``python -m shopify_sessions.cli`` (one test runs the installed console
-script) against the session-scoped moto server, each test on its own table, or against a
+script), forked from a process that did the CLI's imports once (tests/support/cli_process.py),
+against the session-scoped moto server, each test on its own table, or against a
 ``serve-local`` subprocess. Outputs are checked for tokens: no token, nor any five characters
 of one, may appear unless ``--reveal`` or ``export`` asked for them.
 """
@@ -21,7 +22,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from shopify_sessions import DynamoDBSessionStorage, Session, TokenCipher
@@ -33,9 +33,10 @@ from shopify_sessions.formats.node_json import (
     parse_node_json_lines,
     session_to_node_json,
 )
+from tests.conftest import raw_dynamodb_client
+from tests.support.cli_process import CLI, run_cli
 from tests.support.proxy import DynamoProxy, Fault
 
-CLI = [sys.executable, "-m", "shopify_sessions.cli"]
 SCRIPT = Path(sys.executable).parent / "shopify-sessions"
 NOW = datetime.now(timezone.utc)
 ALPHA, BETA = "alpha.myshopify.com", "beta.myshopify.com"
@@ -69,22 +70,25 @@ def run(
     stdin: str | None = None,
     command: list[str] | None = None,
 ) -> Run:
-    argv = list(command or CLI)
+    options = []
     if endpoint is not None:
-        argv += ["--endpoint-url", endpoint]
+        options += ["--endpoint-url", endpoint]
     if table is not None:
-        argv += ["--table", table]
-    result = Run(
-        subprocess.run(
-            argv + list(args),
-            env={**os.environ, **(env or {})},
+        options += ["--table", table]
+    environment = {**os.environ, **(env or {})}
+    if command is None:  # python -m shopify_sessions.cli, forked from a zygote
+        process = run_cli([*options, *args], environment, stdin, timeout=60)
+    else:
+        process = subprocess.run(
+            [*command, *options, *args],
+            env=environment,
             input=stdin,
             capture_output=True,
             text=True,
             timeout=60,
             check=False,
         )
-    )
+    result = Run(process)
     assert "Traceback" not in result.err, result
     return result
 
@@ -169,7 +173,7 @@ def table(endpoint: str) -> Iterator[str]:
     name = f"cli_{uuid.uuid4().hex[:10]}"
     DynamoDBSessionStorage(name, host=endpoint).create_table()
     yield name
-    client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint)
+    client = raw_dynamodb_client(endpoint)
     client.delete_table(TableName=name)
 
 
@@ -178,7 +182,7 @@ def storage(endpoint: str, table: str, **kwargs: Any) -> DynamoDBSessionStorage:
 
 
 def raw_items(endpoint: str, table: str) -> dict[str, dict[str, Any]]:
-    client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint)
+    client = raw_dynamodb_client(endpoint)
     return {i["id"]["S"]: i for i in client.scan(TableName=table, ConsistentRead=True)["Items"]}
 
 
@@ -257,13 +261,13 @@ def test_create_table_then_verify_then_create_again(endpoint: str) -> None:
         assert verified.code == 0 and verified.out.startswith("OK: "), verified
         again = run("create-table", endpoint=endpoint, table=name)
         assert again.code == 0 and "already exists" in again.out, again
-        client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint)
+        client = raw_dynamodb_client(endpoint)
         described = client.describe_table(TableName=name)["Table"]
         assert described["ProvisionedThroughput"]["ReadCapacityUnits"] == 1
         ttl = client.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
         assert ttl["TimeToLiveStatus"] == "ENABLED"
     finally:
-        boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint).delete_table(
+        raw_dynamodb_client(endpoint).delete_table(
             TableName=name
         )
 

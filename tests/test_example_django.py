@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 
@@ -43,6 +42,7 @@ from shopify_sessions import (  # noqa: E402
 )
 from shopify_sessions.integrations.django import get_storage, reset_storage  # noqa: E402
 from shopify_sessions.testing import FakeShopify  # noqa: E402
+from tests.conftest import raw_dynamodb_client  # noqa: E402
 from tests.support.example_apps import (  # noqa: E402
     SCENARIOS,
     Answer,
@@ -200,7 +200,7 @@ def test_check_reports_a_missing_table(moto_server_endpoint: str) -> None:
 
 
 def test_check_reports_a_table_unlike_the_schema(moto_server_endpoint: str) -> None:
-    client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=moto_server_endpoint)
+    client = raw_dynamodb_client(moto_server_endpoint)
     client.create_table(
         TableName="wrong_schema",
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],

@@ -29,13 +29,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from shopify_sessions import DynamoDBSessionStorage, Session
 from shopify_sessions.domain.session import AssociatedUser, OnlineAccessInfo
 from shopify_sessions.formats.node_json import session_to_node_json
-from tests.conftest import IN_CI
+from tests.conftest import IN_CI, raw_dynamodb_client
 from tests.support import prisma_tables
 from tests.support.dynalite import INTEROP_DIR, node_available
 from tests.support.node_adapter import NodeAdapter
@@ -224,12 +223,19 @@ def peers() -> Iterator[Peers]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
+@pytest.fixture(scope="module")
+def node(dynalite_endpoint: str) -> Iterator[NodeAdapter]:
+    """One Node adapter process for the module; each test reads its own table through it."""
+    with NodeAdapter(dynalite_endpoint) as adapter:
+        yield adapter
+
+
 @pytest.fixture
 def table(dynalite_endpoint: str) -> Iterator[DynamoDBSessionStorage]:
     storage = DynamoDBSessionStorage(f"import_{uuid.uuid4().hex[:10]}", host=dynalite_endpoint)
     storage.create_table()
     yield storage
-    boto3.client("dynamodb", region_name="us-east-1", endpoint_url=dynalite_endpoint).delete_table(
+    raw_dynamodb_client(dynalite_endpoint).delete_table(
         TableName=storage.table_name
     )
 
@@ -240,7 +246,11 @@ def _import(endpoint: str, storage: DynamoDBSessionStorage, *args: str) -> Any:
 
 @pytest.mark.parametrize("name", SOURCE_NAMES)
 def test_every_session_arrives_as_the_source_kept_it(
-    name: str, peers: Peers, table: DynamoDBSessionStorage, dynalite_endpoint: str
+    name: str,
+    peers: Peers,
+    table: DynamoDBSessionStorage,
+    dynalite_endpoint: str,
+    node: NodeAdapter,
 ) -> None:
     source = peers.sources[name]
     result = _import(dynalite_endpoint, table, *source.args)
@@ -251,10 +261,10 @@ def test_every_session_arrives_as_the_source_kept_it(
     wanted = [expected(s, source.keeps) for s in BATTERY]
     for session in wanted:
         assert table.load_session(session.id) == session, (name, session.id)
-    with NodeAdapter(dynalite_endpoint, table.table_name) as node:
-        for session in wanted:
-            _loaded, equals = node.load(session.id, expect=session_to_node_json(session))
-            assert equals, (name, session.id)
+    for session in wanted:
+        expect = session_to_node_json(session)
+        _loaded, equals = node.load(session.id, expect=expect, table=table.table_name)
+        assert equals, (name, session.id)
 
 
 def test_sql_sources_with_several_tables_ask_which(

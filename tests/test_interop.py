@@ -26,7 +26,6 @@ from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import boto3
 import pytest
 
 from shopify_sessions import (
@@ -38,6 +37,7 @@ from shopify_sessions import (
 )
 from shopify_sessions.dynamodb import model as shopify_model
 from shopify_sessions.dynamodb.codec import session_to_item
+from tests.conftest import raw_dynamodb_client
 from tests.support.node_adapter import NodeAdapter, NodeAdapterError
 from tests.support.node_json import node_json_to_session, session_to_node_json
 from tests.support.time_limited import time_limited
@@ -285,7 +285,7 @@ class Sides:
 @pytest.fixture(scope="module")
 def raw_client(dynalite_endpoint: str) -> Any:
     """A plain boto3 client on the dynalite, for raw items and dropping tables."""
-    return boto3.client("dynamodb", region_name="us-east-1", endpoint_url=dynalite_endpoint)
+    return raw_dynamodb_client(dynalite_endpoint)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError
 
+from tests.conftest import raw_dynamodb_client
 from tests.support.proxy import DynamoProxy, Fault, unprocess_items, unprocess_keys
 
 SIGV4_STUB = (
@@ -38,7 +39,7 @@ def client(proxy: DynamoProxy, config: Config = ONE_ATTEMPT) -> Any:
 @pytest.fixture
 def table(moto_server_endpoint: str) -> Iterator[str]:
     name = f"proxy_{uuid.uuid4().hex[:12]}"
-    direct = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=moto_server_endpoint)
+    direct = raw_dynamodb_client(moto_server_endpoint)
     direct.create_table(
         TableName=name,
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],

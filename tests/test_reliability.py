@@ -33,10 +33,21 @@ Storages = Callable[..., tuple[Any, Any]]
 FAST_RETRY = RetryPolicy(attempts=4, base_delay=0.001, max_delay=0.01, stalled_rounds=4)
 
 
-@pytest.fixture
-def proxy(moto_server_endpoint: str) -> Iterator[DynamoProxy]:
+@pytest.fixture(scope="module")
+def _running_proxy(moto_server_endpoint: str) -> Iterator[DynamoProxy]:
+    """One proxy for the module: one endpoint, so one botocore client (~10 MB and ~0.1 s each,
+    kept for the process's life by the package's client cache) instead of one per test."""
     with DynamoProxy(moto_server_endpoint) as running:
         yield running
+
+
+@pytest.fixture
+def proxy(_running_proxy: DynamoProxy) -> Iterator[DynamoProxy]:
+    """The module's proxy, as a new one would be: no faults, counts and attempts at zero."""
+    _running_proxy.faults = None
+    _running_proxy.reset()
+    yield _running_proxy
+    _running_proxy.faults = None
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from shopify_sessions import (
     CorruptSessionError,
     DynamoDBSessionStorage,
     OnlineAccessInfo,
+    RetryPolicy,
     Session,
     SessionModel,
     SessionStorageError,
@@ -370,7 +371,9 @@ def test_corrupt_item_names_session_and_attribute(
 
 
 def test_unreachable_endpoint_is_a_storage_error() -> None:
-    storage = DynamoDBSessionStorage("t", host="http://127.0.0.1:9", region="us-east-1")
+    # every attempt the default policy makes, without its backoff (~1 s of sleeping)
+    fast = RetryPolicy(base_delay=0.001, max_delay=0.01)
+    storage = DynamoDBSessionStorage("t", host="http://127.0.0.1:9", region="us-east-1", retry=fast)
     with pytest.raises(SessionStorageError, match="GetItem on table 't' failed"):
         storage.load_session("x")
 

@@ -11,7 +11,8 @@
 //   --table NAME     | INTEROP_TABLE          (default: the adapter's default, shopify_sessions)
 //   --index NAME     | INTEROP_INDEX          (default: the adapter's default, shop_index)
 //
-// Requests (each may carry "rid", echoed back in the response):
+// Requests (each may carry "rid", echoed back in the response; store, load, find, delete and
+// deleteMany may carry "table": another table, same index, through its own adapter instance):
 //   {"op":"store","session":OBJ}                  -> {"ok":true,"result":true}
 //   {"op":"load","id":ID,"expect":OBJ?}           -> {"ok":true,"result":OBJ|null,"equals":BOOL|null}
 //   {"op":"find","shop":SHOP}                     -> {"ok":true,"result":[ids...]}
@@ -85,6 +86,24 @@ const storage = new DynamoDBSessionStorage({
 });
 // Separate plain client for table administration (the adapter has no such call).
 const adminClient = new DynamoDBClient(clientConfig);
+// One adapter per table a request names (a process shared by tests on tables of their own).
+const storages = new Map([[tableName, storage]]);
+
+function storageFor(req) {
+  if (req.table === undefined) return storage;
+  const name = requireString(req.table, 'table');
+  if (!storages.has(name)) {
+    storages.set(
+      name,
+      new DynamoDBSessionStorage({
+        sessionTableName: name,
+        shopIndexName: indexName,
+        config: clientConfig,
+      }),
+    );
+  }
+  return storages.get(name);
+}
 
 const DATE_KEYS = ['expires', 'refreshTokenExpires'];
 
@@ -137,12 +156,12 @@ function fromSession(session) {
 }
 
 async function opStore(req) {
-  return storage.storeSession(toSession(req.session));
+  return storageFor(req).storeSession(toSession(req.session));
 }
 
 async function opLoad(req) {
   const id = requireString(req.id, 'id');
-  const loaded = await storage.loadSession(id);
+  const loaded = await storageFor(req).loadSession(id);
   let equals = null;
   if (req.expect !== undefined && req.expect !== null) {
     equals = loaded ? loaded.equals(toSession(req.expect)) : false;
@@ -152,18 +171,18 @@ async function opLoad(req) {
 
 async function opFind(req) {
   const shop = requireString(req.shop, 'shop');
-  const sessions = await storage.findSessionsByShop(shop);
+  const sessions = await storageFor(req).findSessionsByShop(shop);
   return sessions.map((s) => s.id);
 }
 
 async function opDelete(req) {
-  return storage.deleteSession(requireString(req.id, 'id'));
+  return storageFor(req).deleteSession(requireString(req.id, 'id'));
 }
 
 async function opDeleteMany(req) {
   if (!Array.isArray(req.ids)) throw new Error('ids must be an array of strings');
   req.ids.forEach((id, i) => requireString(id, `ids[${i}]`));
-  return storage.deleteSessions(req.ids);
+  return storageFor(req).deleteSessions(req.ids);
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

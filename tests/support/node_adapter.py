@@ -117,15 +117,22 @@ class NodeAdapter:
         return bool(self.request({"op": "store", "session": obj})["result"])
 
     def load(
-        self, session_id: str, expect: Mapping[str, Any] | None = None
+        self,
+        session_id: str,
+        expect: Mapping[str, Any] | None = None,
+        *,
+        table: str | None = None,
     ) -> tuple[dict[str, Any] | None, bool | None]:
         """``loadSession(id)`` as plain JSON and ``loaded.equals(new Session(expect))``.
 
-        The second item is None when ``expect`` is None.
+        The second item is None when ``expect`` is None. ``table``: through an adapter on that
+        table instead of this one's (same index and endpoint).
         """
         req: dict[str, Any] = {"op": "load", "id": session_id}
         if expect is not None:
             req["expect"] = expect
+        if table is not None:
+            req["table"] = table
         resp = self.request(req)
         return resp["result"], resp["equals"]
 

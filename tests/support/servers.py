@@ -4,7 +4,7 @@ Each runs from the machine's Debian packages (``.ci/run`` installs them) in its 
 directory, on a free loopback port, with no password (trust / skip-grant-tables: nothing but
 this test session can reach 127.0.0.1 here), and is stopped and removed after. PostgreSQL and
 MariaDB refuse to run as root: as root, their processes run as the packages' ``postgres`` /
-``mysql`` users (``runuser``), which own the data directories.
+``mysql`` users, which own the data directories.
 
 ``missing_servers()`` says which binaries are absent, so fixtures can skip (locally) or fail
 (``CI=true``) with the reason.
@@ -13,6 +13,7 @@ MariaDB refuse to run as root: as root, their processes run as the packages' ``p
 from __future__ import annotations
 
 import contextlib
+import grp
 import os
 import pwd
 import shutil
@@ -24,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 HOST = "127.0.0.1"
 
@@ -81,9 +83,16 @@ def _free_port() -> int:
         return port
 
 
-def _as_user(user: str) -> list[str]:
-    """Run as ``user`` when we are root (the servers refuse root); as ourselves otherwise."""
-    return ["runuser", "-u", user, "--"] if os.geteuid() == 0 else []
+def _as_user(user: str) -> dict[str, Any]:
+    """subprocess arguments that run a child as ``user`` when we are root (the servers refuse
+    root), with the environment ``runuser -u`` gives; as ourselves otherwise. Not runuser
+    itself: told to stop, it passes the signal on, then waits 2 s before it exits."""
+    if os.geteuid() != 0:
+        return {}
+    entry = pwd.getpwnam(user)
+    groups = [g.gr_gid for g in grp.getgrall() if user in g.gr_mem]
+    env = {**os.environ, "HOME": entry.pw_dir, "USER": user, "LOGNAME": user}
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": groups, "env": env}
 
 
 def _own(path: Path, user: str) -> None:
@@ -115,9 +124,9 @@ def _tail(log: Path) -> str:
 
 
 @contextmanager
-def _running(argv: list[str], port: int, log: Path, name: str) -> Iterator[None]:
+def _running(argv: list[str], port: int, log: Path, name: str, **popen: Any) -> Iterator[None]:
     with log.open("wb") as out:
-        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, **popen)
     try:
         _wait_for_port(process, port, log, name)
         yield
@@ -149,22 +158,24 @@ def run_postgresql() -> Iterator[Server]:
     with _temp_dir("pg-", user) as root:
         data = root / "data"
         subprocess.run(
-            [*_as_user(user), str(binaries["initdb"]), "-D", str(data), "-U", "postgres",
+            [str(binaries["initdb"]), "-D", str(data), "-U", "postgres",
              "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync"],
-            check=True, capture_output=True,
+            check=True, capture_output=True, **_as_user(user),
         )  # fmt: skip
         port = _free_port()
         argv = [
-            *_as_user(user), str(binaries["postgres"]), "-D", str(data), "-p", str(port),
+            str(binaries["postgres"]), "-D", str(data), "-p", str(port),
             "-k", str(root), "-c", f"listen_addresses={HOST}", "-c", "fsync=off",
             "-c", "full_page_writes=off", "-c", "synchronous_commit=off",
         ]  # fmt: skip
-        with _running(argv, port, root / "server.log", "postgres"):
+        with _running(argv, port, root / "server.log", "postgres", **_as_user(user)):
             createdb = [
-                *_as_user(user), str(Path(str(binaries["initdb"])).parent / "createdb"),
+                str(Path(str(binaries["initdb"])).parent / "createdb"),
                 "-h", HOST, "-p", str(port), "-U", "postgres", "sessions",
             ]  # fmt: skip
-            _retry_until_ready(lambda: subprocess.run(createdb, check=True, capture_output=True))
+            _retry_until_ready(
+                lambda: subprocess.run(createdb, check=True, capture_output=True, **_as_user(user))
+            )
             yield Server("postgresql", port, f"postgresql://postgres@{HOST}:{port}/sessions")
 
 
