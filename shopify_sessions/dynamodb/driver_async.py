@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
@@ -155,11 +156,29 @@ class AsyncDriver:
             await state.stack.aclose()
 
 
+_shared_session: AioSession | None = None
+_shared_session_lock = threading.Lock()
+
+
 def _loaded_session() -> AioSession:
-    """A new aiobotocore session with DynamoDB's service data read (blocking file reads)."""
-    session = get_session()
-    session.warm_up_loader_caches("dynamodb")
-    return session
+    """The process's aiobotocore session, DynamoDB's service data read once (blocking file
+    reads: called in a thread). Shared, as the blocking storages share their botocore client:
+    a storage made per request or per test then costs no second read of the service model."""
+    global _shared_session
+    with _shared_session_lock:
+        if _shared_session is None:
+            session = get_session()
+            session.warm_up_loader_caches("dynamodb")
+            _shared_session = session
+        return _shared_session
+
+
+def _forget_session_after_fork() -> None:
+    global _shared_session, _shared_session_lock
+    _shared_session, _shared_session_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_session_after_fork)
 
 
 def _client_arguments(settings: ConnectionSettings) -> dict[str, Any]:
