@@ -27,6 +27,7 @@ __all__ = [
     "INTEROP_DIR",
     "NodeAdapter",
     "NodeAdapterError",
+    "NodeTable",
     "node_available",
 ]
 
@@ -169,6 +170,10 @@ class NodeAdapter:
         )
         return resp["result"], [float(ms) for ms in resp["ms"]]
 
+    def on_table(self, table: str) -> NodeTable:
+        """This process's adapter operations on another table (same endpoint and index)."""
+        return NodeTable(self, table)
+
     def create_table(self) -> None:
         """Create the table as the Node adapter's README has it; wait until ACTIVE."""
         self.request({"op": "createTable"})
@@ -281,3 +286,22 @@ class NodeAdapter:
     def _process_error(self, message: str) -> NodeAdapterError:
         stderr = self.stderr_text()
         return NodeAdapterError(f"{message}\n--- node stderr ---\n{stderr or '(empty)'}", stderr)
+
+
+@final
+class NodeTable:
+    """``store`` and ``load`` of a running ``NodeAdapter``, on a table of the caller's choice."""
+
+    def __init__(self, adapter: NodeAdapter, table: str) -> None:
+        self.adapter, self.table = adapter, table
+
+    def store(self, obj: Mapping[str, Any]) -> bool:
+        """``storeSession(new Session(obj))``."""
+        request = {"op": "store", "session": obj, "table": self.table}
+        return bool(self.adapter.request(request)["result"])
+
+    def load(
+        self, session_id: str, expect: Mapping[str, Any] | None = None
+    ) -> tuple[dict[str, Any] | None, bool | None]:
+        """``loadSession(id)`` and ``loaded.equals(new Session(expect))``, as ``NodeAdapter``."""
+        return self.adapter.load(session_id, expect, table=self.table)
