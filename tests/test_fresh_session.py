@@ -170,28 +170,34 @@ def _while_leased(storage: Any, id: str, action: Any) -> threading.Thread:
 
 
 class _SlowReturn:
-    """A real refresh whose answer is slow to come back (after Shopify rotated the pair)."""
+    """A real refresh whose answer is slow to come back: once Shopify rotated the pair
+    (``rotated``), it comes back only when the test sets ``meanwhile`` (5 s at most), so what
+    the test does meanwhile is done before, not a fixed sleep that is probably long enough."""
 
-    def __init__(self, inner: Any, seconds: float) -> None:
-        self.inner, self.seconds, self.timeout = inner, seconds, inner.timeout
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.timeout = inner, inner.timeout
         self.rotated = threading.Event()
+        self.meanwhile = threading.Event()
 
     def refresh(self, session: Session) -> Session:
         fresh: Session = self.inner.refresh(session)
         self.rotated.set()
-        time.sleep(self.seconds)
+        self.meanwhile.wait(5)
         return fresh
 
 
 def test_a_newer_pair_stored_meanwhile_wins(backend: Backend, fake_shopify: FakeShopify) -> None:
     storage = backend.storage()
     old = _stored(storage, fake_shopify)
-    slow = _SlowReturn(refresher(fake_shopify), 0.6)
+    slow = _SlowReturn(refresher(fake_shopify))
 
     def unguarded_refresh() -> None:  # Node's pattern: refresh, then a plain store
-        slow.rotated.wait(5)
-        time.sleep(0.01)  # a later refresh: its expiry is later too
-        storage.store_session(refresher(fake_shopify).refresh(old))
+        try:
+            slow.rotated.wait(5)
+            time.sleep(0.01)  # a later refresh: its expiry is later too
+            storage.store_session(refresher(fake_shopify).refresh(old))
+        finally:
+            slow.meanwhile.set()
 
     thread = threading.Thread(target=unguarded_refresh)
     thread.start()

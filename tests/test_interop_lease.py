@@ -86,14 +86,17 @@ def test_a_node_unguarded_refresh_racing_ours_leaves_the_newest_pair(
     storage, node = sides
     session = installed(fake_shopify, expires_in=timedelta(minutes=2))
     storage.store_session(session)
-    slow = _SlowReturn(refresher(fake_shopify), 0.6)
+    slow = _SlowReturn(refresher(fake_shopify))
     node_pair: list[Session] = []
 
     def node_app_refreshes() -> None:  # ensureOfflineTokenIsNotExpired: refresh, storeSession
-        slow.rotated.wait(5)
-        time.sleep(0.01)
-        node_pair.append(refresher(fake_shopify).refresh(session))
-        node.store(session_to_node_json(node_pair[0]))
+        try:
+            slow.rotated.wait(5)
+            time.sleep(0.01)
+            node_pair.append(refresher(fake_shopify).refresh(session))
+            node.store(session_to_node_json(node_pair[0]))
+        finally:
+            slow.meanwhile.set()
 
     thread = threading.Thread(target=node_app_refreshes)
     thread.start()
