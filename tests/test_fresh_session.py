@@ -152,46 +152,74 @@ def test_a_malformed_answer_stores_nothing(backend: Backend, fake_shopify: FakeS
     assert fresh is not None and fresh.access_token == fake_shopify.active_token(SHOP)
 
 
-def _while_leased(storage: Any, id: str, action: Any) -> threading.Thread:
-    """Run ``action`` once a refresh holds the lease (its call to Shopify is in flight)."""
+def _while_leased(
+    storage: Any, id: str, action: Any, done: threading.Event | None = None
+) -> threading.Thread:
+    """Run ``action`` once a refresh holds the lease (its call to Shopify is under way), then
+    set ``done``."""
 
     def run() -> None:
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            snapshot = storage._lease_store.read(id)
-            if snapshot is not None and snapshot.lease_holder is not None:
-                break
-            time.sleep(0.005)
-        action()
+        try:
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                snapshot = storage._lease_store.read(id)
+                if snapshot is not None and snapshot.lease_holder is not None:
+                    break
+                time.sleep(0.005)
+            action()
+        finally:
+            if done is not None:
+                done.set()
 
     thread = threading.Thread(target=run)
     thread.start()
     return thread
 
 
-class _SlowReturn:
-    """A real refresh whose answer is slow to come back (after Shopify rotated the pair)."""
+class _AnsweredAfter:
+    """A real refresh whose call to Shopify is answered only after ``meanwhile`` is set (5 s at
+    most): what the test does meanwhile happens while the lease is held and the refresh is
+    unanswered, as during a slow call to Shopify, with no sleep that is probably long enough."""
 
-    def __init__(self, inner: Any, seconds: float) -> None:
-        self.inner, self.seconds, self.timeout = inner, seconds, inner.timeout
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.timeout = inner, inner.timeout
+        self.meanwhile = threading.Event()
+
+    def refresh(self, session: Session) -> Session:
+        self.meanwhile.wait(5)  # Shopify answers from its state after it: as after a latency
+        fresh: Session = self.inner.refresh(session)
+        return fresh
+
+
+class _SlowReturn:
+    """A real refresh whose answer is slow to come back: once Shopify rotated the pair
+    (``rotated``), it comes back only when the test sets ``meanwhile`` (5 s at most), so what
+    the test does meanwhile is done before, not a fixed sleep that is probably long enough."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.timeout = inner, inner.timeout
         self.rotated = threading.Event()
+        self.meanwhile = threading.Event()
 
     def refresh(self, session: Session) -> Session:
         fresh: Session = self.inner.refresh(session)
         self.rotated.set()
-        time.sleep(self.seconds)
+        self.meanwhile.wait(5)
         return fresh
 
 
 def test_a_newer_pair_stored_meanwhile_wins(backend: Backend, fake_shopify: FakeShopify) -> None:
     storage = backend.storage()
     old = _stored(storage, fake_shopify)
-    slow = _SlowReturn(refresher(fake_shopify), 0.6)
+    slow = _SlowReturn(refresher(fake_shopify))
 
     def unguarded_refresh() -> None:  # Node's pattern: refresh, then a plain store
-        slow.rotated.wait(5)
-        time.sleep(0.01)  # a later refresh: its expiry is later too
-        storage.store_session(refresher(fake_shopify).refresh(old))
+        try:
+            slow.rotated.wait(5)
+            time.sleep(0.01)  # a later refresh: its expiry is later too
+            storage.store_session(refresher(fake_shopify).refresh(old))
+        finally:
+            slow.meanwhile.set()
 
     thread = threading.Thread(target=unguarded_refresh)
     thread.start()
@@ -208,9 +236,9 @@ def test_an_uninstall_during_the_refresh_is_never_undone(
 ) -> None:
     storage = backend.storage()
     old = _stored(storage, fake_shopify)
-    fake_shopify.latency = 0.5
-    thread = _while_leased(storage, old.id, lambda: storage.delete_session(old.id))
-    assert storage.load_fresh_session(old.id, refresher(fake_shopify)) is None
+    slow = _AnsweredAfter(refresher(fake_shopify))
+    thread = _while_leased(storage, old.id, lambda: storage.delete_session(old.id), slow.meanwhile)
+    assert storage.load_fresh_session(old.id, slow) is None
     thread.join()
     assert storage.load_session(old.id) is None
 
@@ -220,15 +248,15 @@ def test_a_reinstall_during_the_refresh_is_the_answer(
 ) -> None:
     storage = backend.storage()
     old = _stored(storage, fake_shopify)
-    fake_shopify.latency = 0.5
+    slow = _AnsweredAfter(refresher(fake_shopify))
     reinstalled: list[Session] = []
 
     def reinstall() -> None:  # the merchant opens the app: token exchange, plain store
         reinstalled.append(installed(fake_shopify))
         storage.store_session(reinstalled[0])
 
-    thread = _while_leased(storage, old.id, reinstall)
-    got = storage.load_fresh_session(old.id, refresher(fake_shopify))  # meets invalid_grant
+    thread = _while_leased(storage, old.id, reinstall, slow.meanwhile)
+    got = storage.load_fresh_session(old.id, slow)  # meets invalid_grant
     thread.join()
     assert got == reinstalled[0] == storage.load_session(old.id)
     assert got.access_token == fake_shopify.active_token(SHOP)
