@@ -153,7 +153,9 @@ def test_the_job_runs_from_the_command_line(
 def test_the_examples_own_tests_pass_with_the_pytest_plugin() -> None:
     """examples/fastapi_app/test_app.py, as a user runs it: the plugin's fake Shopify and
     memory storage, anyio's plugin for the async tests."""
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(EXAMPLE)]
+    # -n 0: not on this repository's xdist workers (its pyproject's addopts), as in an app
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0"]
+    command.append(str(EXAMPLE))
     environment = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
     run = partial(subprocess.run, capture_output=True, text=True, timeout=120)
     result = run(command, cwd=EXAMPLE.parent.parent, env=environment)

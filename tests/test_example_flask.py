@@ -102,7 +102,8 @@ def test_the_examples_own_tests_pass_with_the_pytest_plugin() -> None:
     fake Shopify with the app's credentials), as a user runs them."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(EXAMPLE)],
+        # -n 0: not on this repository's xdist workers (its pyproject's addopts), as in an app
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", str(EXAMPLE)],
         cwd=EXAMPLE.parent.parent, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
 
