@@ -32,9 +32,8 @@ import sys
 import time
 import tracemalloc
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import median
@@ -44,11 +43,10 @@ from botocore.config import Config
 
 from shopify_sessions import DynamoDBSessionStorage, Session
 from tests.support.dynalite import new_log, read_tail, stop_process
-from tests.support.proxy import DynamoProxy
 
 from .cold_start import ColdStart, Target, bench_cold_start
 from .floor import Floor
-from .proxyproc import CountingProxy, ProxyProcess
+from .proxyproc import CountingProxy, counting_proxy
 from .sessions import dynamo_item, index_safe_users, node_json, session, session_id, shop_name
 
 SIDES = ("coalesce", "plain", "node", "sync", "raw")
@@ -333,17 +331,6 @@ async def _raw_find(client: Any, table: str, shop: str) -> list[dict[str, Any]]:
     return items
 
 
-@contextmanager
-def _proxy(upstream: str, mode: str) -> Iterator[CountingProxy]:
-    proxy: CountingProxy = (
-        ProxyProcess(upstream) if mode == "process" else DynamoProxy(upstream).start()
-    )
-    try:
-        yield proxy
-    finally:
-        proxy.stop()
-
-
 class AsyncBench:
     """The running pieces (one event loop, every side's client) and one method per op."""
 
@@ -567,7 +554,7 @@ def bench_async(
     """Run the section against dynalite at ``dynalite``: concurrent ops, memory, cold start."""
     started = time.monotonic()
     section = AsyncSection(rounds=rounds, gc_freeze=gc_freeze, versions=_versions())
-    with _proxy(dynalite, proxy_mode) as proxy:
+    with counting_proxy(dynalite, proxy_mode) as proxy:
         bench = AsyncBench(dynalite, proxy, log)
         try:
             section.pending = [s for s in ASYNC_SIDES if s not in bench.ours]

@@ -9,6 +9,8 @@ from __future__ import annotations
 import multiprocessing
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from types import TracebackType
 from typing import Any, Protocol
@@ -103,3 +105,15 @@ class ProxyProcess:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+@contextmanager
+def counting_proxy(upstream: str, mode: str) -> Iterator[CountingProxy]:
+    """A counting proxy to ``upstream``, in a child process (``"process"``) or a thread."""
+    proxy: CountingProxy = (
+        ProxyProcess(upstream) if mode == "process" else DynamoProxy(upstream).start()
+    )
+    try:
+        yield proxy
+    finally:
+        proxy.stop()

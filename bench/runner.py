@@ -16,8 +16,7 @@ import time
 import tracemalloc
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from importlib.metadata import version
@@ -32,7 +31,7 @@ from tests.support.proxy import DynamoProxy
 
 from .async_ops import AsyncSection, bench_async, print_targets
 from .floor import Floor
-from .proxyproc import CountingProxy, ProxyProcess
+from .proxyproc import CountingProxy, counting_proxy
 from .sessions import dynamo_item, index_safe_users, node_json, session, session_id, shop_name
 from .tokens import TokenSection, bench_tokens
 
@@ -201,17 +200,6 @@ def machine_info(proxy_mode: str) -> dict[str, str]:
         "proxy": proxy_mode,
         "git": _command_output(["git", "describe", "--always", "--dirty"]),
     }
-
-
-@contextmanager
-def _proxy(upstream: str, mode: str) -> Iterator[CountingProxy]:
-    proxy: CountingProxy = (
-        ProxyProcess(upstream) if mode == "process" else DynamoProxy(upstream).start()
-    )
-    try:
-        yield proxy
-    finally:
-        proxy.stop()
 
 
 class Bench:
@@ -386,7 +374,7 @@ def _log(options: Options) -> Callable[[str], None]:
 
 def _run_storage(options: Options, dynalite: str, report: Report) -> None:
     """find, delete, latency and memory: Python vs Node vs the floor, through the proxy."""
-    with _proxy(dynalite, options.proxy) as proxy:
+    with counting_proxy(dynalite, options.proxy) as proxy:
         bench = Bench(options, dynalite, proxy)
         try:
             for k in range(1, OTHER_SHOPS + 1):
