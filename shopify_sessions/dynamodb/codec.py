@@ -83,7 +83,6 @@ def session_to_item(
     half the cost, on the path of every store. ``ttl`` and ``stored_tokens`` (the token fields
     as stored, e.g. sealed) replace the session's.
     """
-    info = session.online_access_info
     values: dict[str, Any] = {
         "id": session.id,
         "shop": session.shop,
@@ -94,7 +93,7 @@ def session_to_item(
         "access_token": session.access_token,
         "refresh_token": session.refresh_token,
         "refresh_token_expires": session.refresh_token_expires,
-        "online_access_info": _info_to_map(info) if info is not None else None,
+        "online_access_info": session.online_access_info,
         "ttl": ttl,
         **(stored_tokens or {}),
     }
@@ -104,12 +103,32 @@ def session_to_item(
         if value is None:
             continue
         if isinstance(attribute, MapAttribute):
-            serialized = attribute.serialize(value, null_check=True)
-        else:
-            serialized = attribute.serialize(value)
+            item[attribute.attr_name] = {"M": _map_values(attribute, value)}
+            continue
+        serialized = attribute.serialize(value)
         if serialized is not None:
             item[attribute.attr_name] = {attribute.attr_type: serialized}
     return item
+
+
+def _map_values(attribute: MapAttribute[str, Any], source: Any) -> dict[str, Any]:
+    """What ``attribute.serialize()`` of the map built from ``source`` gives (a domain object:
+    ``OnlineAccessInfo`` or ``AssociatedUser``), read straight from it: building PynamoDB map
+    instances first cost two thirds of a store's encoding."""
+    container: dict[str, Any] = {}
+    for name, inner in attribute.get_attributes().items():
+        value = getattr(source, name)
+        if value is None:
+            continue
+        if isinstance(inner, MapAttribute):
+            container[inner.attr_name] = {"M": _map_values(inner, value)}
+            continue
+        serialized = inner.serialize(value)
+        if serialized is not None:
+            container[inner.attr_name] = {inner.attr_type: serialized}
+    for key, value in _raw_extra(source).items():
+        container.setdefault(key, value)
+    return container
 
 
 def model_to_session(instance: SessionModel) -> Session:
@@ -289,6 +308,8 @@ def _info_to_map(info: OnlineAccessInfo) -> OnlineAccessInfoMap:
 
 def _raw_extra(obj: AssociatedUser | OnlineAccessInfo) -> dict[str, dict[str, Any]]:
     """``obj.extra`` as attribute values; a key whose field is set is the field's."""
+    if not obj.extra:
+        return {}
     names = {f.name for f in fields(obj)} - {"extra"}
     return {
         key: json_to_attribute_value(value)

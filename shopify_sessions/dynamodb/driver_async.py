@@ -29,6 +29,7 @@ from .facade import Facade, PlanMethod, facade
 from .ops import Each, Emit, Op, Plan, Send, Sleep
 from .settings import ConnectionSettings
 from .table_requests import TableRequests
+from .wire import speed_up
 
 __all__ = ["AsyncDriver", "awaited", "streamed_async"]
 
@@ -144,7 +145,9 @@ class AsyncDriver:
             if state.client is None:
                 session = await asyncio.to_thread(_loaded_session)  # file reads off the loop
                 context = session.create_client("dynamodb", **_client_arguments(self.settings))
-                state.client = await state.stack.enter_async_context(context)
+                client = await state.stack.enter_async_context(context)
+                speed_up(client)
+                state.client = client
             return state.client
 
     async def close(self) -> None:

@@ -27,6 +27,7 @@ from .ops import Plan
 from .retry import RetryPolicy
 from .settings import ConnectionSettings, resolve_connection
 from .table_requests import TableRequests
+from .wire import speed_up
 
 __all__ = [
     "AssociatedUserMap",
@@ -220,6 +221,7 @@ def _share_client(connection: Any, settings: ConnectionSettings) -> None:
             client = _clients.get(settings)
             if client is None:
                 client = _clients[settings] = base.client
+                speed_up(client)
             base._client = client
 
 
