@@ -10,38 +10,41 @@ storage.load_session("offline_example.myshopify.com")
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from shopify_sessions.domain.scopes import AuthScopes
-from shopify_sessions.domain.session import (
-    AssociatedUser,
-    OnlineAccessInfo,
-    Session,
-    offline_session_id,
-    online_session_id,
-)
-from shopify_sessions.dynamodb.cipher import TokenCipher, TokenDecryptionError, UnknownKeyError
-from shopify_sessions.dynamodb.model import SessionModel, ShopIndex
-from shopify_sessions.dynamodb.retry import RetryPolicy
-from shopify_sessions.dynamodb.storage import DynamoDBSessionStorage
-from shopify_sessions.memory.storage import MemorySessionStorage
-from shopify_sessions.tokens.errors import ReauthorizationRequiredError, TokenRefreshError
-
-from .errors import (
-    AccessDeniedError,
-    CorruptSessionError,
-    InvalidSessionError,
-    SchemaMismatchError,
-    SessionConflictError,
-    SessionStorageError,
-    StorageUnavailableError,
-    TableNotFoundError,
-)
-from .storage import AsyncSessionStorage, SessionStorage
-
 if TYPE_CHECKING:
+    from shopify_sessions.domain.scopes import AuthScopes
+    from shopify_sessions.domain.session import (
+        AssociatedUser,
+        OnlineAccessInfo,
+        Session,
+        offline_session_id,
+        online_session_id,
+    )
+    from shopify_sessions.dynamodb.cipher import (
+        TokenCipher,
+        TokenDecryptionError,
+        UnknownKeyError,
+    )
+    from shopify_sessions.dynamodb.model import SessionModel, ShopIndex
+    from shopify_sessions.dynamodb.retry import RetryPolicy
+    from shopify_sessions.dynamodb.storage import DynamoDBSessionStorage
     from shopify_sessions.dynamodb.storage_async import AsyncDynamoDBSessionStorage
+    from shopify_sessions.memory.storage import MemorySessionStorage
     from shopify_sessions.memory.storage_async import AsyncMemorySessionStorage
+    from shopify_sessions.tokens.errors import ReauthorizationRequiredError, TokenRefreshError
     from shopify_sessions.tokens.refresher import ShopifyTokenRefresher
     from shopify_sessions.tokens.refresher_async import AsyncShopifyTokenRefresher
+
+    from .errors import (
+        AccessDeniedError,
+        CorruptSessionError,
+        InvalidSessionError,
+        SchemaMismatchError,
+        SessionConflictError,
+        SessionStorageError,
+        StorageUnavailableError,
+        TableNotFoundError,
+    )
+    from .storage import AsyncSessionStorage, SessionStorage
 
 __all__ = [
     "AccessDeniedError",
@@ -80,16 +83,50 @@ __version__ = "0.1.0"
 
 
 _LAZY = {  # name: module, imported on first use
-    "ShopifyTokenRefresher": ".tokens.refresher",
-    "AsyncShopifyTokenRefresher": ".tokens.refresher_async",
-    "AsyncMemorySessionStorage": ".memory.storage_async",
+    "AccessDeniedError": ".errors",
+    "AssociatedUser": ".domain.session",
     "AsyncDynamoDBSessionStorage": ".dynamodb.storage_async",
+    "AsyncMemorySessionStorage": ".memory.storage_async",
+    "AsyncSessionStorage": ".storage",
+    "AsyncShopifyTokenRefresher": ".tokens.refresher_async",
+    "AuthScopes": ".domain.scopes",
+    "CorruptSessionError": ".errors",
+    "DynamoDBSessionStorage": ".dynamodb.storage",
+    "InvalidSessionError": ".errors",
+    "MemorySessionStorage": ".memory.storage",
+    "OnlineAccessInfo": ".domain.session",
+    "ReauthorizationRequiredError": ".tokens.errors",
+    "RetryPolicy": ".dynamodb.retry",
+    "SchemaMismatchError": ".errors",
+    "Session": ".domain.session",
+    "SessionConflictError": ".errors",
+    "SessionModel": ".dynamodb.model",
+    "SessionStorage": ".storage",
+    "SessionStorageError": ".errors",
+    "ShopIndex": ".dynamodb.model",
+    "ShopifyTokenRefresher": ".tokens.refresher",
+    "StorageUnavailableError": ".errors",
+    "TableNotFoundError": ".errors",
+    "TokenCipher": ".dynamodb.cipher",
+    "TokenDecryptionError": ".dynamodb.cipher",
+    "TokenRefreshError": ".tokens.errors",
+    "UnknownKeyError": ".dynamodb.cipher",
+    "offline_session_id": ".domain.session",
+    "online_session_id": ".domain.session",
 }
 
 
 def __getattr__(name: str) -> Any:
-    """The refreshers and the async storage on first use: they bring httpx or asyncio, which a
-    plain storage user (a Lambda reading sessions) should not pay for at import."""
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name], __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    """Every public name is imported on first use: a Lambda that only loads sessions pays
+    neither for what it does not use (the token refresh, the memory and async storages, httpx,
+    asyncio) nor for the allocations that would tip its cold start into a full collection."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -42,7 +42,7 @@ LOGGERS = (
     "httpcore.http11",
     "httpcore.connection",
 )
-_TEXT_PATTERN = re.compile(
+_TEXT_PATTERN = (  # compiled at the first record to redact
     r"""(?P<key>["']?(?:accessToken|refreshToken)["']?\s*:\s*\{\s*["']S["']\s*:\s*"""
     r"""|["']?(?:access_token|refresh_token|client_secret|subject_token)["']?\s*[:=]\s*)"""
     r"""(?P<quote>["'])(?:\\.|(?!(?P=quote)).)*(?P=quote)"""
@@ -76,8 +76,8 @@ def redact(value: Any) -> Any:
         try:
             return json.dumps(redact(json.loads(value)))
         except ValueError:
-            return _TEXT_PATTERN.sub(
-                lambda m: f"{m['key']}{m['quote']}{REDACTED}{m['quote']}", value
+            return re.sub(
+                _TEXT_PATTERN, lambda m: f"{m['key']}{m['quote']}{REDACTED}{m['quote']}", value
             )
     return value
 

@@ -13,13 +13,13 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from shopify_sessions.domain.session import Session
-from shopify_sessions.tokens.lease import AsyncTokenRefresher, TokenRefresher
 
 if TYPE_CHECKING:
     from shopify_sessions.dynamodb.storage import DynamoDBSessionStorage
     from shopify_sessions.dynamodb.storage_async import AsyncDynamoDBSessionStorage
     from shopify_sessions.memory.storage import MemorySessionStorage
     from shopify_sessions.memory.storage_async import AsyncMemorySessionStorage
+    from shopify_sessions.tokens.lease import AsyncTokenRefresher, TokenRefresher
 
 __all__ = ["AsyncSessionStorage", "SessionStorage"]
 

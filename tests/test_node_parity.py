@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shopify_sessions import (
     AssociatedUser,
@@ -25,6 +27,7 @@ from shopify_sessions import (
     Session,
 )
 from shopify_sessions.cli import cli
+from shopify_sessions.domain import _jsdate
 from shopify_sessions.dynamodb.codec import item_to_session, session_to_item
 from shopify_sessions.dynamodb.ttl import ttl_for
 from tests.conftest import Backend
@@ -338,3 +341,41 @@ def test_nested_fields_are_checked_on_assignment_and_at_store() -> None:
     session.online_access_info.extra["when"] = datetime.now(UTC)  # a dict changed in place
     with pytest.raises(InvalidSessionError, match=r"extra\['when'\]"):
         MemorySessionStorage().store_session(session)
+
+
+_canonical_parts = st.tuples(
+    st.integers(0, 9999), st.integers(0, 13), st.integers(0, 32), st.integers(0, 25),
+    st.integers(0, 60), st.integers(0, 61), st.integers(0, 999),
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(parts=_canonical_parts)
+def test_the_canonical_date_shortcut_reads_what_the_full_parser_reads(
+    parts: tuple[int, ...],
+) -> None:
+    """``toISOString()`` dates skip the V8 forms; any field out of range takes the long way."""
+    year, month, day, hour, minute, second, ms = parts
+    text = f"{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{ms:03}Z"
+    assert _jsdate._is_canonical(text)
+
+    def read(canonical: bool) -> Any:
+        with pytest.MonkeyPatch.context() as patched:
+            patched.setattr(_jsdate, "_is_canonical", lambda text: canonical)
+            try:
+                return _jsdate.parse_js_date(text)
+            except ValueError as error:
+                return type(error)
+
+    fast, full = read(True), read(False)
+    assert fast == full
+    if isinstance(full, datetime):
+        assert fast.tzinfo == full.tzinfo == timezone.utc
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2026-11-24T18:17:37,123Z", "2026-11-24T18:17:37.123+", "\uff12026-11-24T18:17:37.123Z"],
+)
+def test_near_canonical_dates_take_the_full_parser(text: str) -> None:
+    assert not _jsdate._is_canonical(text)

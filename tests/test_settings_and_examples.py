@@ -103,3 +103,51 @@ def test_importing_the_package_loads_no_http_client_and_no_event_loop() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.split("\n")[:2] == ["[]", "False"], result.stdout
+
+
+def test_a_storage_that_only_loads_imports_no_refresh_protocol() -> None:
+    """A Lambda reading sessions imports neither the lease protocol, the grants, the memory
+    storage nor the row format; the first ``load_fresh_session`` brings them."""
+    code = (
+        "import sys\n"
+        "from shopify_sessions import DynamoDBSessionStorage\n"
+        "storage = DynamoDBSessionStorage('t', host='http://127.0.0.1:9')\n"
+        "names = ('shopify_sessions.tokens.lease', 'shopify_sessions.tokens.grants',\n"
+        "         'shopify_sessions.tokens.fresh', 'shopify_sessions.memory.storage',\n"
+        "         'shopify_sessions.formats.property_array', 'shopify_sessions.dynamodb.lease')\n"
+        "print(sorted(m for m in names if m in sys.modules))\n"
+        "storage._lease_store\n"
+        "print('shopify_sessions.tokens.lease' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.split("\n")[:2] == ["[]", "True"], result.stdout
+
+
+def test_clients_find_dynamodb_without_listing_every_service(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The loader the storages give botocore lists DynamoDB only, from every search path
+    (``AWS_DATA_PATH`` included), and still makes a working client."""
+    import botocore.session
+
+    from shopify_sessions.dynamodb.service_data import DynamoDBDataLoader, use_dynamodb_loader
+
+    extra = tmp_path / "models"
+    (extra / "dynamodb" / "2099-01-01").mkdir(parents=True)
+    (extra / "dynamodb" / "2099-01-01" / "waiters-9.json").write_text("{}")
+    monkeypatch.setenv("AWS_DATA_PATH", str(extra))
+    session = botocore.session.get_session()
+    use_dynamodb_loader(session)
+    loader = session.get_component("data_loader")
+    assert isinstance(loader, DynamoDBDataLoader)
+    assert str(extra) in loader.search_paths
+    assert loader.list_available_services("service-2") == ["dynamodb"]
+    assert loader.list_available_services("waiters-9") == ["dynamodb"]  # from AWS_DATA_PATH
+    assert loader.list_available_services("no-such-type-1") == []
+    client = session.create_client(
+        "dynamodb", region_name="us-east-1", endpoint_url="http://127.0.0.1:9",
+        aws_access_key_id="a", aws_secret_access_key="b",
+    )  # fmt: skip
+    assert client.meta.service_model.service_name == "dynamodb"

@@ -11,9 +11,10 @@ from ._js import JS_WHITESPACE, js_trim
 __all__ = ["AuthScopes", "ScopesLike"]
 
 # JavaScript's \s and trim(), not Python's: they differ on U+FEFF, U+001C-U+001F and U+0085
-_SPLIT = re.compile(f",[{re.escape(JS_WHITESPACE)}]*")
+# patterns compiled at first use (re caches them): nothing to compile at import
+_SPLIT = f",[{re.escape(JS_WHITESPACE)}]*"
 # JavaScript's "." stops at every line terminator, and its "$" only at the very end
-_WRITE = re.compile("(unauthenticated_)?write_([^\n\r\u2028\u2029]*)")
+_WRITE = "(unauthenticated_)?write_([^\n\r\u2028\u2029]*)"
 
 ScopesLike = Union["AuthScopes", str, Iterable[str], None]
 
@@ -31,7 +32,7 @@ class AuthScopes:
         if isinstance(scopes, AuthScopes):
             names: list[str] = list(scopes.compressed)
         elif isinstance(scopes, str):
-            names = _SPLIT.split(scopes)
+            names = re.split(_SPLIT, scopes)
         elif scopes is None:
             names = []
         else:
@@ -76,7 +77,7 @@ class AuthScopes:
 
 
 def _implied(scope: str) -> str | None:
-    match = _WRITE.fullmatch(scope)
+    match = re.fullmatch(_WRITE, scope)
     if match is None:
         return None
     return f"{match.group(1) or ''}read_{match.group(2)}"

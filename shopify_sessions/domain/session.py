@@ -11,8 +11,6 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from shopify_sessions.formats.property_array import session_fields, to_property_array
-
 from .online_access import AssociatedUser, OnlineAccessInfo, normalize_datetime
 from .scopes import AuthScopes, ScopesLike
 
@@ -92,11 +90,15 @@ class Session:
 
     def to_property_array(self, return_user_data: bool = False) -> list[tuple[str, Any]]:
         """``(key, value)`` pairs in the row format of Shopify's SQL session storages."""
+        from shopify_sessions.formats.property_array import to_property_array
+
         return to_property_array(self, return_user_data)
 
     @classmethod
     def from_property_array(cls, entries: Any, return_user_data: bool = False) -> Session:
         """Rebuild a session from :meth:`to_property_array` output (keys case-insensitive)."""
+        from shopify_sessions.formats.property_array import session_fields
+
         return cls(**session_fields(entries, return_user_data))
 
     def equals(self, other: object) -> bool:

@@ -15,7 +15,7 @@ from shopify_sessions.domain.session import normalize_datetime
 
 __all__ = ["NodeDateTimeAttribute", "format_node_datetime", "parse_iso_datetime"]
 
-_ISO = re.compile(
+_ISO = (  # compiled at first use
     r"^(?P<date>\d{4}-\d{2}-\d{2})[T ](?P<time>\d{2}:\d{2}(?::\d{2})?)"
     r"(?:[.,](?P<fraction>\d+))?(?P<zone>Z|z|[+-]\d{2}(?::?\d{2})?)?$"
 )
@@ -43,7 +43,7 @@ def parse_iso_datetime(text: str) -> datetime:
             return datetime.fromisoformat(text)  # already UTC with milliseconds
         except ValueError:
             pass
-    match = _ISO.match(text.strip())
+    match = re.match(_ISO, text.strip())
     if match is None:
         raise ValueError(f"not an ISO-8601 date-time: {text[:40]!r}")
     fraction = (match["fraction"] or "")[:6].ljust(6, "0")

@@ -62,9 +62,9 @@ _TAG_BYTES = 16
 _KEY_SIZES = (16, 24, 32)
 # ASCII only: it is part of the stored text. At most 32 characters, which also means a key
 # pasted where its id belongs (43+ characters of base64) is rejected without being echoed.
-_KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
+_KEY_ID = r"[A-Za-z0-9_-]{1,32}"  # patterns: compiled at first use
 _KEY_ID_RULE = "1-32 ASCII letters, digits, '-' or '_'"
-_BASE64 = re.compile(r"[A-Za-z0-9+/_-]*")
+_BASE64 = r"[A-Za-z0-9+/_-]*"
 
 
 class UnknownKeyError(CorruptSessionError):
@@ -104,14 +104,14 @@ def _b64decode(text: str) -> bytes:
     """Decode standard or URL-safe base64, padded or not; ``ValueError`` on anything else
     (``urlsafe_b64decode`` alone silently drops stray characters)."""
     text = text.rstrip("=")
-    if not _BASE64.fullmatch(text):
+    if not re.fullmatch(_BASE64, text):
         raise ValueError("not base64")
     padded = text.translate(str.maketrans("-_", "+/")) + "=" * (-len(text) % 4)
     return base64.b64decode(padded, validate=True)
 
 
 def _valid_key_id(key_id: object) -> bool:
-    return isinstance(key_id, str) and _KEY_ID.fullmatch(key_id) is not None
+    return isinstance(key_id, str) and re.fullmatch(_KEY_ID, key_id) is not None
 
 
 def _associated_data(version: str, session_id: str, field: str, table: str | None) -> bytes:
@@ -141,7 +141,7 @@ def _parse(value: str) -> tuple[str, str, str] | None:
     parts = value.split(":", 3)
     if len(parts) != 4 or f"{parts[0]}:" != _MARKER or parts[1] not in _VERSIONS:
         return None
-    return (parts[1], parts[2], parts[3]) if _KEY_ID.fullmatch(parts[2]) else None
+    return (parts[1], parts[2], parts[3]) if re.fullmatch(_KEY_ID, parts[2]) else None
 
 
 class TokenCipher:

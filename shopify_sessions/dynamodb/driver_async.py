@@ -27,6 +27,7 @@ from shopify_sessions.tokens.steps import Steps
 from .coalesce import Coalescer, coalescable
 from .facade import Facade, PlanMethod, facade
 from .ops import Each, Emit, Op, Plan, Send, Sleep
+from .service_data import use_dynamodb_loader
 from .settings import ConnectionSettings
 from .table_requests import TableRequests
 from .wire import speed_up
@@ -171,6 +172,7 @@ def _loaded_session() -> AioSession:
     with _shared_session_lock:
         if _shared_session is None:
             session = get_session()
+            use_dynamodb_loader(session)
             session.warm_up_loader_caches("dynamodb")
             _shared_session = session
         return _shared_session

@@ -25,6 +25,7 @@ from .attributes import NodeDateTimeAttribute
 from .driver import Driver
 from .ops import Plan
 from .retry import RetryPolicy
+from .service_data import use_dynamodb_loader
 from .settings import ConnectionSettings, resolve_connection
 from .table_requests import TableRequests
 from .wire import speed_up
@@ -220,6 +221,7 @@ def _share_client(connection: Any, settings: ConnectionSettings) -> None:
         with _bound_models_lock:
             client = _clients.get(settings)
             if client is None:
+                use_dynamodb_loader(base.session)  # PynamoDB's botocore session, still unused
                 client = _clients[settings] = base.client
                 speed_up(client)
             base._client = client

@@ -4,21 +4,22 @@ A plan is a generator: it yields one of these operations, and the driver sends b
 of it (a response, a list of results) or throws in the exception it raised. Plans decide
 everything (requests, retries, batching, conditions, decoding); the blocking driver and the
 asyncio driver only carry operations out, so each decision exists once.
+
+Named tuples rather than frozen dataclasses: as immutable, and a fifth of the import time
+(these four cost 1.8 ms of a Lambda's cold start as dataclasses).
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 __all__ = ["Each", "Emit", "Op", "Plan", "Send", "Sleep"]
 
 R = TypeVar("R")
 
 
-@dataclass(frozen=True)
-class Send:
+class Send(NamedTuple):
     """One DynamoDB API request (``action`` as in the API reference, botocore's request
     dict): answered with the response dict, or the botocore error thrown in."""
 
@@ -26,15 +27,13 @@ class Send:
     request: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class Sleep:
+class Sleep(NamedTuple):
     """Wait ``seconds`` (a backoff); answered with ``None``."""
 
     seconds: float
 
 
-@dataclass(frozen=True)
-class Each:
+class Each(NamedTuple):
     """Run these sub-plans, at most ``limit`` at once; answered with their results in order.
 
     Every sub-plan runs to its end; then the first error in order, if any, is thrown in.
@@ -44,8 +43,7 @@ class Each:
     limit: int
 
 
-@dataclass(frozen=True)
-class Emit:
+class Emit(NamedTuple):
     """A value for the consumer of a streaming plan (a scan); answered with ``None``."""
 
     value: Any

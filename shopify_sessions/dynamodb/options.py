@@ -7,19 +7,22 @@ model, the request plans and the session plans built on them. ``DynamoDBSessionS
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.config import Config
 
 from .admin import TablePlans
-from .cipher import TokenCipher
-from .lease import LeasePlans
 from .model import SessionModel, bind_model
 from .retry import RetryPolicy
 from .settings import local_credentials, resolve_connection, resolve_names
 from .table_requests import DEFAULT_MAX_CONCURRENCY, TableRequests
 from .ttl import DEFAULT_TTL_GRACE
+
+if TYPE_CHECKING:
+    from .cipher import TokenCipher
+    from .lease import DynamoDBLeaseStore
 
 __all__ = ["TableStorage"]
 
@@ -51,6 +54,8 @@ class TableStorage:
     tasks in one event-loop turn go out as BatchGetItem / BatchWriteItem, each caller getting
     its own answer; the blocking storage sends each call as it comes.
     """
+
+    driver: Any  # each storage's own: what carries the plans out
 
     def __init__(
         self,
@@ -104,13 +109,35 @@ class TableStorage:
             cipher_table_name=cipher_table_name or self.table_name,
             ttl_grace=ttl_grace,
         )
-        self.lease_plans = LeasePlans(self.plans)
         self.coalesce = coalesce
+        self._refresh_parts: tuple[DynamoDBLeaseStore, Any] | None = None
+        self._refresh_parts_lock = threading.Lock()
         self._start()
 
     def _start(self) -> None:
         """Set up what carries the plans out (the driver): each storage's own part."""
         raise NotImplementedError
+
+    def _new_flights(self) -> Any:
+        """The single flight of this storage's kind (blocking or asyncio): its own part."""
+        raise NotImplementedError
+
+    @property
+    def _lease_store(self) -> DynamoDBLeaseStore:
+        """The lease operations (made at the first ``load_fresh_session``)."""
+        store: DynamoDBLeaseStore = self._refreshing()[0]
+        return store
+
+    def _refreshing(self) -> tuple[Any, Any]:
+        """Lease store and single flight, made once (under a lock: two single flights would
+        let two callers of this process refresh the same token)."""
+        with self._refresh_parts_lock:
+            if self._refresh_parts is None:
+                from .lease import DynamoDBLeaseStore, LeasePlans
+
+                store = DynamoDBLeaseStore(LeasePlans(self.plans), self.driver)
+                self._refresh_parts = (store, self._new_flights())
+            return self._refresh_parts
 
     @property
     def retry(self) -> RetryPolicy:

@@ -11,11 +11,10 @@ import logging
 from typing import Any
 
 from shopify_sessions import redact
-from shopify_sessions.tokens.fresh import LoadsFreshSessions, SingleFlight
+from shopify_sessions.tokens.fresh_methods import LoadsFreshSessions
 
 from .admin import TablePlans
 from .driver import Driver, driven, streamed
-from .lease import DynamoDBLeaseStore
 from .ops import Plan
 from .options import TableStorage
 
@@ -30,8 +29,11 @@ class DynamoDBSessionStorage(TableStorage, LoadsFreshSessions):
 
     def _start(self) -> None:
         self.driver = Driver(self._client, self.retry.sleep)
-        self._lease_store = DynamoDBLeaseStore(self.lease_plans, self.driver)
-        self._flights = SingleFlight()
+
+    def _new_flights(self) -> Any:
+        from shopify_sessions.tokens.fresh import SingleFlight
+
+        return SingleFlight()
 
     def _client(self) -> Any:
         """PynamoDB's botocore client for these settings (one per process, shared)."""

@@ -8,12 +8,13 @@ extra: ``pip install 'shopify-sessions[async]'``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from shopify_sessions import redact
-from shopify_sessions.tokens.fresh_async import AsyncLoadsFreshSessions, AsyncSingleFlight
+from shopify_sessions.tokens.fresh_methods import AsyncLoadsFreshSessions
 
 from .admin import TablePlans
 from .driver_async import AsyncDriver, awaited, streamed_async
-from .lease import DynamoDBLeaseStore
 from .ops import Plan
 from .options import TableStorage
 
@@ -31,8 +32,11 @@ class AsyncDynamoDBSessionStorage(TableStorage, AsyncLoadsFreshSessions):
 
     def _start(self) -> None:
         self.driver = AsyncDriver(self.connection, self.requests, coalesce=self.coalesce)
-        self._lease_store = DynamoDBLeaseStore(self.lease_plans, self.driver)
-        self._flights = AsyncSingleFlight()
+
+    def _new_flights(self) -> Any:
+        from shopify_sessions.tokens.fresh_async import AsyncSingleFlight
+
+        return AsyncSingleFlight()
 
     async def run(self, plan: Plan[object]) -> object:
         """Carry a plan of :attr:`plans` out (for admin tools composing their own)."""

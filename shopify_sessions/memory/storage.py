@@ -14,7 +14,8 @@ from shopify_sessions.domain.validation import (
     unique_ids,
 )
 from shopify_sessions.errors import SessionConflictError
-from shopify_sessions.tokens.fresh import LoadsFreshSessions, SingleFlight
+from shopify_sessions.tokens.fresh import SingleFlight
+from shopify_sessions.tokens.fresh_methods import LoadsFreshSessions
 
 from .lease import LeaseState, MemoryLeaseStore
 
@@ -34,6 +35,9 @@ class MemorySessionStorage(LoadsFreshSessions):
         self._lock = threading.Lock()
         self._lease_store = MemoryLeaseStore(self)
         self._flights = SingleFlight()
+
+    def _refreshing(self) -> tuple[MemoryLeaseStore, SingleFlight]:
+        return self._lease_store, self._flights
 
     def store_session(self, session: Session, *, expected: Session | None = None) -> bool:
         check_session(session)

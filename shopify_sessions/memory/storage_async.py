@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from shopify_sessions.domain.session import Session
-from shopify_sessions.tokens.fresh_async import AsyncLoadsFreshSessions, AsyncSingleFlight
+from shopify_sessions.tokens.fresh_async import AsyncSingleFlight
+from shopify_sessions.tokens.fresh_methods import AsyncLoadsFreshSessions
 
 from .lease import MemoryLeaseStore
 from .storage import MemorySessionStorage
@@ -67,6 +68,9 @@ class AsyncMemorySessionStorage(AsyncLoadsFreshSessions):
         self.sync = storage if storage is not None else MemorySessionStorage()
         self._lease_store = AsyncMemoryLeaseStore(self.sync)
         self._flights = AsyncSingleFlight()
+
+    def _refreshing(self) -> tuple[AsyncMemoryLeaseStore, AsyncSingleFlight]:
+        return self._lease_store, self._flights
 
     def __repr__(self) -> str:
         return f"AsyncMemorySessionStorage({len(self.sync)} sessions)"

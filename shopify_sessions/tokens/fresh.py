@@ -19,11 +19,8 @@ from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from shopify_sessions.domain.session import Session
-from shopify_sessions.domain.validation import check_id
 
 from .lease import (
-    DEFAULT_LEASE,
-    DEFAULT_WITHIN,
     Flow,
     MarkDead,
     Operation,
@@ -43,7 +40,6 @@ from .steps import Steps
 
 __all__ = [
     "LeaseStore",
-    "LoadsFreshSessions",
     "SingleFlight",
     "call_for",
     "check_load",
@@ -111,35 +107,6 @@ class SingleFlight:
             with self._lock:
                 del self._flights[key]
             flight.done.set()
-
-
-class LoadsFreshSessions:
-    """``load_fresh_session`` for a storage that has a ``_lease_store`` and ``_flights``."""
-
-    _lease_store: LeaseStore
-    _flights: SingleFlight
-
-    def load_fresh_session(
-        self, id: str, refresher: TokenRefresher, *, within: timedelta = DEFAULT_WITHIN,
-        lease: timedelta = DEFAULT_LEASE, rejected: Session | None = None,
-    ) -> Session | None:  # fmt: skip
-        """The session under ``id`` with a usable token: what a job calls before an Admin call.
-
-        Not expiring within ``within`` (or never expiring): the stored session, one GetItem.
-        Otherwise, or when ``rejected`` (a session whose token the Admin API answered 401 to)
-        still holds the stored token, the token is refreshed once for the whole fleet: callers
-        in this process share one refresh, other processes and hosts wait on a lease in the
-        item (see README, "Expiring offline tokens"), and the new pair is stored only if no
-        newer one is. ``None`` when nothing is stored. Raises ``ReauthorizationRequiredError``
-        when the merchant must open the app again, ``TokenRefreshError`` when the refresh
-        failed for now (the stored pair is unchanged), ``ValueError`` when ``lease`` does not
-        exceed the refresher's ``timeout`` with room for the write.
-        """
-        check_id(id)
-        return load_fresh(
-            self._lease_store, self._flights, id, refresher, within=within, lease=lease,
-            rejected=rejected,
-        )  # fmt: skip
 
 
 def holder_id() -> str:

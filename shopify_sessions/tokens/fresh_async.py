@@ -17,17 +17,16 @@ from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from shopify_sessions.domain.session import Session
-from shopify_sessions.domain.validation import check_id
 
 from .fresh import call_for, check_load, refresh_flow
-from .lease import DEFAULT_LEASE, DEFAULT_WITHIN, AsyncTokenRefresher, Flow, Snapshot
+from .lease import AsyncTokenRefresher, Flow, Snapshot
 from .steps import Steps
 
 __all__ = [
     "AsyncLeaseStore",
-    "AsyncLoadsFreshSessions",
     "AsyncSingleFlight",
     "drive_async",
+    "load_fresh_async",
 ]
 
 T = TypeVar("T")
@@ -85,28 +84,24 @@ class AsyncSingleFlight:
             task.exception()  # retrieved, even when every caller was cancelled: no warning
 
 
-class AsyncLoadsFreshSessions:
-    """``load_fresh_session``, awaited, for a storage with a ``_lease_store`` and ``_flights``."""
-
-    _lease_store: AsyncLeaseStore
-    _flights: AsyncSingleFlight
-
-    async def load_fresh_session(
-        self, id: str, refresher: AsyncTokenRefresher, *, within: timedelta = DEFAULT_WITHIN,
-        lease: timedelta = DEFAULT_LEASE, rejected: Session | None = None,
-    ) -> Session | None:  # fmt: skip
-        """The session under ``id`` with a usable token; see ``load_fresh_session`` of the
-        blocking storages for the protocol, the arguments and the errors, which are the same.
-        Tasks of this event loop share one refresh."""
-        check_id(id)
-        rejected_token = check_load(id, refresher.timeout, within, lease, rejected)
-        store = self._lease_store
-        first = await store.read(id)
-        flow = refresh_flow(first, refresher.timeout, within, lease, rejected_token)
-        if flow is None:
-            return first.session if first is not None else None
-        result = await self._flights.run(id, lambda: drive_async(flow, store, refresher))
-        return result.copy() if result is not None else None
+async def load_fresh_async(
+    store: AsyncLeaseStore,
+    flights: AsyncSingleFlight,
+    id: str,
+    refresher: AsyncTokenRefresher,
+    *,
+    within: timedelta,
+    lease: timedelta,
+    rejected: Session | None,
+) -> Session | None:
+    """See ``AsyncDynamoDBSessionStorage.load_fresh_session``: ``load_fresh``, awaited."""
+    rejected_token = check_load(id, refresher.timeout, within, lease, rejected)
+    first = await store.read(id)
+    flow = refresh_flow(first, refresher.timeout, within, lease, rejected_token)
+    if flow is None:
+        return first.session if first is not None else None
+    result = await flights.run(id, lambda: drive_async(flow, store, refresher))
+    return result.copy() if result is not None else None
 
 
 async def drive_async(

@@ -31,6 +31,7 @@ from shopify_sessions.domain.session import Session
 from shopify_sessions.errors import SessionStorageError
 
 from .errors import ReauthorizationRequiredError, TokenRefreshError
+from .fresh_methods import DEFAULT_LEASE, DEFAULT_WITHIN
 from .grants import refresh_blocker
 
 __all__ = [
@@ -64,8 +65,6 @@ LEASE_HOLDER = "refreshLeaseHolder"
 LEASE_EXPIRES = "refreshLeaseExpires"
 DEAD_REFRESH_TOKEN = "refreshTokenDead"
 LEASE_ATTRIBUTES = (LEASE_HOLDER, LEASE_EXPIRES, DEAD_REFRESH_TOKEN)
-DEFAULT_WITHIN = timedelta(minutes=5)  # load_fresh_session: refresh what expires this soon
-DEFAULT_LEASE = timedelta(seconds=30)  # load_fresh_session: how long a refresh may hold the lease
 WRITE_MARGIN = timedelta(seconds=2)  # what a lease must leave, past the refresh, for the write
 FIRST_PAUSE = 0.02  # seconds between a waiter's reads, doubling up to MAX_PAUSE
 MAX_PAUSE = 0.1  # the most a waiter sees the new pair late; one GetItem per pause
