@@ -106,15 +106,17 @@ def test_importing_the_package_loads_no_http_client_and_no_event_loop() -> None:
 
 
 def test_a_storage_that_only_loads_imports_no_refresh_protocol() -> None:
-    """A Lambda reading sessions imports neither the lease protocol, the grants, the memory
-    storage nor the row format; the first ``load_fresh_session`` brings them."""
+    """A Lambda reading sessions imports neither PynamoDB (bound at the first store), the
+    lease protocol, the grants, the memory storage nor the row format; the first
+    ``load_fresh_session`` brings the protocol."""
     code = (
         "import sys\n"
         "from shopify_sessions import DynamoDBSessionStorage\n"
         "storage = DynamoDBSessionStorage('t', host='http://127.0.0.1:9')\n"
         "names = ('shopify_sessions.tokens.lease', 'shopify_sessions.tokens.grants',\n"
         "         'shopify_sessions.tokens.fresh', 'shopify_sessions.memory.storage',\n"
-        "         'shopify_sessions.formats.property_array', 'shopify_sessions.dynamodb.lease')\n"
+        "         'shopify_sessions.formats.property_array', 'shopify_sessions.dynamodb.lease',\n"
+        "         'pynamodb')\n"
         "print(sorted(m for m in names if m in sys.modules))\n"
         "storage._lease_store\n"
         "print('shopify_sessions.tokens.lease' in sys.modules)\n"

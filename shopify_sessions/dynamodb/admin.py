@@ -18,10 +18,8 @@ from shopify_sessions.errors import CorruptSessionError, SchemaMismatchError
 from . import lifecycle
 from .cipher import TOKEN_FIELDS, is_encrypted
 from .codec import item_to_session
-from .model import schema_differences
 from .ops import Emit, Plan
 from .table import SessionTable
-from .table_definition import create_table_input
 from .ttl import TTL_ATTRIBUTE, ttl_for
 
 __all__ = ["TablePlans"]
@@ -51,6 +49,8 @@ class TablePlans(SessionTable):
         provisioned = None
         if read_capacity_units is not None and write_capacity_units is not None:
             provisioned = (read_capacity_units, write_capacity_units)
+        from .table_definition import create_table_input  # PynamoDB's schema: admin work only
+
         create_input = create_table_input(self.model, provisioned)
         yield from lifecycle.create_table(self.requests, create_input, wait=wait, ttl=ttl)
 
@@ -60,6 +60,8 @@ class TablePlans(SessionTable):
         Raises ``TableNotFoundError``, ``AccessDeniedError``, or ``SchemaMismatchError`` naming
         every difference (hash key, missing index, index key, projection).
         """
+        from .model import schema_differences
+
         table = yield from lifecycle.describe(self.requests)
         differences = schema_differences(table, self.shop_index_name)
         if differences:
@@ -101,7 +103,7 @@ class TablePlans(SessionTable):
         def each(item: dict[str, Any]) -> Plan[None]:
             nonlocal updated
             try:
-                session = item_to_session(item, self.model)  # dates only: no need to decrypt
+                session = item_to_session(item)  # dates only: no need to decrypt
             except CorruptSessionError as error:
                 logger.warning("enable-ttl skipped a corrupt session: %s", error)
             else:
@@ -135,7 +137,7 @@ class TablePlans(SessionTable):
             stored = {name: item.get(name, {}).get("S") for _, name in TOKEN_FIELDS}
             if any(value and cipher.needs_reencryption(value) for value in stored.values()):
                 try:
-                    id = item_to_session(item, self.model).id
+                    id = item_to_session(item).id
                     rewritten += yield from self.reseal(id, stored)
                 except CorruptSessionError as error:
                     logger.warning("re-encrypt skipped an unreadable session: %s", error)

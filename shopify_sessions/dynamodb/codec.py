@@ -13,9 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import fields
 from decimal import Decimal, InvalidOperation
-from typing import Any, TypeVar
-
-from pynamodb.attributes import MapAttribute
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from shopify_sessions.domain._js import MAX_SAFE_INTEGER, js_lower
 from shopify_sessions.domain._jsdate import DateRangeError, date_from_epoch_ms, parse_js_date
@@ -23,11 +21,16 @@ from shopify_sessions.domain.session import AssociatedUser, OnlineAccessInfo, Se
 from shopify_sessions.errors import CorruptSessionError
 
 from ._avjson import attribute_value_to_json, json_to_attribute_value
-from .model import AssociatedUserMap, OnlineAccessInfoMap, SessionModel
+
+if TYPE_CHECKING:  # the model is imported where an item is encoded: loading needs no PynamoDB
+    from pynamodb.attributes import Attribute
+
+    from .model import OnlineAccessInfoMap, SessionModel
 
 __all__ = ["item_to_session", "model_to_session", "session_to_item", "session_to_model"]
 
-M = TypeVar("M", bound=SessionModel)
+M = TypeVar("M", bound="SessionModel")
+_MAP = "M"  # PynamoDB's attr_type of every MapAttribute
 
 _STRINGS = (
     ("id", "id"),
@@ -71,7 +74,7 @@ def session_to_model(session: Session, model: type[M]) -> M:
 
 def session_to_item(
     session: Session,
-    model: type[SessionModel] = SessionModel,
+    model: type[SessionModel] | None = None,
     *,
     ttl: int | None = None,
     stored_tokens: dict[str, str] | None = None,
@@ -97,12 +100,16 @@ def session_to_item(
         "ttl": ttl,
         **(stored_tokens or {}),
     }
+    if model is None:
+        from .model import SessionModel
+
+        model = SessionModel
     item: dict[str, Any] = {}
     for name, attribute in model.get_attributes().items():
         value = values[name]
         if value is None:
             continue
-        if isinstance(attribute, MapAttribute):
+        if attribute.attr_type == _MAP:
             item[attribute.attr_name] = {"M": _map_values(attribute, value)}
             continue
         serialized = attribute.serialize(value)
@@ -111,16 +118,17 @@ def session_to_item(
     return item
 
 
-def _map_values(attribute: MapAttribute[str, Any], source: Any) -> dict[str, Any]:
+def _map_values(attribute: Any, source: Any) -> dict[str, Any]:
     """What ``attribute.serialize()`` of the map built from ``source`` gives (a domain object:
     ``OnlineAccessInfo`` or ``AssociatedUser``), read straight from it: building PynamoDB map
     instances first cost two thirds of a store's encoding."""
     container: dict[str, Any] = {}
+    inner: Attribute[Any]
     for name, inner in attribute.get_attributes().items():
         value = getattr(source, name)
         if value is None:
             continue
-        if isinstance(inner, MapAttribute):
+        if inner.attr_type == _MAP:
             container[inner.attr_name] = {"M": _map_values(inner, value)}
             continue
         serialized = inner.serialize(value)
@@ -136,7 +144,7 @@ def model_to_session(instance: SessionModel) -> Session:
     return item_to_session(instance.serialize(null_check=False))
 
 
-def item_to_session(item: dict[str, Any], model: type[SessionModel] = SessionModel) -> Session:
+def item_to_session(item: dict[str, Any], model: type[SessionModel] | None = None) -> Session:
     """A ``Session`` from a raw DynamoDB item (attribute-value JSON).
 
     ``model`` is accepted for symmetry: bound models differ only in table and connection.
@@ -283,6 +291,8 @@ def _check_readable_by_node(value: Any) -> None:
 
 
 def _info_to_map(info: OnlineAccessInfo) -> OnlineAccessInfoMap:
+    from .model import AssociatedUserMap, OnlineAccessInfoMap
+
     user = info.associated_user
     user_map = None
     if user is not None:

@@ -24,13 +24,13 @@ from botocore import xform_name
 
 from shopify_sessions.tokens.steps import Steps
 
+from .clients import client_arguments, prepared
 from .coalesce import Coalescer, coalescable
 from .facade import Facade, PlanMethod, facade
 from .ops import Each, Emit, Op, Plan, Send, Sleep
 from .service_data import use_dynamodb_loader
 from .settings import ConnectionSettings
 from .table_requests import TableRequests
-from .wire import speed_up
 
 __all__ = ["AsyncDriver", "awaited", "streamed_async"]
 
@@ -145,10 +145,10 @@ class AsyncDriver:
         async with state.making:
             if state.client is None:
                 session = await asyncio.to_thread(_loaded_session)  # file reads off the loop
-                context = session.create_client("dynamodb", **_client_arguments(self.settings))
+                arguments = client_arguments(self.settings, AioConfig)
+                context = session.create_client("dynamodb", **arguments)
                 client = await state.stack.enter_async_context(context)
-                speed_up(client)
-                state.client = client
+                state.client = prepared(client)
             return state.client
 
     async def close(self) -> None:
@@ -184,28 +184,6 @@ def _forget_session_after_fork() -> None:
 
 
 os.register_at_fork(after_in_child=_forget_session_after_fork)
-
-
-def _client_arguments(settings: ConnectionSettings) -> dict[str, Any]:
-    """The same client as the blocking storage's (PynamoDB's settings): its timeouts and
-    pool, botocore's own retries off (the plans retry), no parameter validation (the plans
-    build every request; validating a batch of 25 items costs more CPU than sending it)."""
-    config: dict[str, Any] = {
-        "connect_timeout": settings.connect_timeout,
-        "read_timeout": settings.read_timeout,
-        "retries": {"total_max_attempts": 1, "mode": "standard"},
-        "parameter_validation": False,
-    }
-    if settings.max_pool_connections is not None:
-        config["max_pool_connections"] = settings.max_pool_connections
-    return {
-        "region_name": settings.region,
-        "endpoint_url": settings.host,
-        "aws_access_key_id": settings.aws_access_key_id,
-        "aws_secret_access_key": settings.aws_secret_access_key,
-        "aws_session_token": settings.aws_session_token,
-        "config": AioConfig(**config),
-    }
 
 
 # The facade (one implementation, see facade.py) typed for this driver: a plan method as a

@@ -48,7 +48,7 @@ class LeasePlans:
         item = yield from self.table.requests.get_item(id)
         if item is None:
             return None
-        session = self.table.open(item_to_session(item, self.table.model))
+        session = self.table.open(item_to_session(item))
         until = item.get(LEASE_EXPIRES, {}).get("N")
         return Snapshot(
             session=session,

@@ -22,13 +22,12 @@ from pynamodb.models import Model
 
 from . import lifecycle
 from .attributes import NodeDateTimeAttribute
+from .clients import shared_client
 from .driver import Driver
 from .ops import Plan
 from .retry import RetryPolicy
-from .service_data import use_dynamodb_loader
 from .settings import ConnectionSettings, resolve_connection
 from .table_requests import TableRequests
-from .wire import speed_up
 
 __all__ = [
     "AssociatedUserMap",
@@ -208,28 +207,17 @@ class SessionModel(Model):
 
 _bound_models: dict[tuple[str, str, ConnectionSettings], type[SessionModel]] = {}
 _bound_models_lock = threading.Lock()
-# One botocore client per connection settings, whatever the table: each PynamoDB connection
-# would otherwise make its own botocore session and client (about 10 MB each, mostly the
-# service model and endpoint data), once per table a process touches.
-_clients: dict[ConnectionSettings, Any] = {}
 
 
 def _share_client(connection: Any, settings: ConnectionSettings) -> None:
-    """Put the botocore client of ``settings`` into a new PynamoDB connection."""
+    """Put the storages' botocore client of ``settings`` into a new PynamoDB connection."""
     base = connection.connection
     if base._client is None:
-        with _bound_models_lock:
-            client = _clients.get(settings)
-            if client is None:
-                use_dynamodb_loader(base.session)  # PynamoDB's botocore session, still unused
-                client = _clients[settings] = base.client
-                speed_up(client)
-            base._client = client
+        base._client = shared_client(settings)
 
 
 def _forget_clients_after_fork() -> None:
-    """A forked child must not share its parent's sockets: new clients, made on first use."""
-    _clients.clear()
+    """A forked child must not share its parent's sockets: new connections, on first use."""
     for model in _bound_models.values():
         model._connection = None
 

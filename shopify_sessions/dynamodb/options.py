@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from botocore.config import Config
 
 from .admin import TablePlans
-from .model import SessionModel, bind_model
 from .retry import RetryPolicy
 from .settings import local_credentials, resolve_connection, resolve_names
 from .table_requests import DEFAULT_MAX_CONCURRENCY, TableRequests
@@ -23,6 +22,7 @@ from .ttl import DEFAULT_TTL_GRACE
 if TYPE_CHECKING:
     from .cipher import TokenCipher
     from .lease import DynamoDBLeaseStore
+    from .model import SessionModel
 
 __all__ = ["TableStorage"]
 
@@ -96,12 +96,9 @@ class TableStorage:
             retry = _retry_from_botocore(given["retries"])
         if page_size is not None and page_size < 1:
             raise ValueError("page_size must be a positive number of keys, or None")
-        self.model: type[SessionModel] = bind_model(
-            self.table_name, self.shop_index_name, self.connection
-        )
         self.requests = TableRequests(self.table_name, retry or RetryPolicy(), max_concurrency)
         self.plans = TablePlans(
-            self.model,
+            self._bind_model,
             self.requests,
             shop_index_name=self.shop_index_name,
             page_size=page_size,
@@ -138,6 +135,17 @@ class TableStorage:
                 store = DynamoDBLeaseStore(LeasePlans(self.plans), self.driver)
                 self._refresh_parts = (store, self._new_flights())
             return self._refresh_parts
+
+    def _bind_model(self) -> type[SessionModel]:
+        from .model import bind_model
+
+        return bind_model(self.table_name, self.shop_index_name, self.connection)
+
+    @property
+    def model(self) -> type[SessionModel]:
+        """The ``SessionModel`` subclass bound to this storage's table, index and connection
+        (for admin scripts: ``storage.model.scan()``); bound at first use."""
+        return self.plans.model
 
     @property
     def retry(self) -> RetryPolicy:

@@ -120,6 +120,8 @@ def is_local_endpoint(url: str | None) -> bool:
 def aws_credentials_configured() -> bool:
     """Whether botocore finds credentials (environment, profile, SSO, ...), without asking the
     EC2 instance metadata service, which would cost a timeout off EC2."""
+    if os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get("AWS_SECRET_ACCESS_KEY"):
+        return True  # botocore's first provider: no need to build a session to know
     import botocore.session
     from botocore.exceptions import BotoCoreError
 

@@ -14,6 +14,7 @@ from shopify_sessions import redact
 from shopify_sessions.tokens.fresh_methods import LoadsFreshSessions
 
 from .admin import TablePlans
+from .clients import shared_client
 from .driver import Driver, driven, streamed
 from .ops import Plan
 from .options import TableStorage
@@ -36,8 +37,8 @@ class DynamoDBSessionStorage(TableStorage, LoadsFreshSessions):
         return SingleFlight()
 
     def _client(self) -> Any:
-        """PynamoDB's botocore client for these settings (one per process, shared)."""
-        return self.model._get_connection().connection.client
+        """The botocore client for these settings (one per process, shared with the models)."""
+        return shared_client(self.connection)
 
     def run(self, plan: Plan[Any]) -> Any:
         """Carry a plan of :attr:`plans` out (for admin tools composing their own)."""

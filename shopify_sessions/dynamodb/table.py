@@ -10,11 +10,10 @@ TTL, re-encryption) is in :class:`~.admin.TableAdmin`, which this class extends.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from datetime import timedelta
-from typing import Any
-
-from pynamodb.expressions.condition import Condition
+from typing import TYPE_CHECKING, Any
 
 from shopify_sessions.domain.session import Session
 from shopify_sessions.domain.validation import (
@@ -29,10 +28,14 @@ from shopify_sessions.errors import CorruptSessionError, InvalidSessionError, Se
 from .cipher import TOKEN_FIELDS, TokenCipher, open_tokens
 from .codec import item_to_session, session_to_item
 from .item_size import MAX_ITEM_BYTES, item_size
-from .model import SessionModel
 from .ops import Plan
 from .table_requests import TableRequests
 from .ttl import ttl_for
+
+if TYPE_CHECKING:  # the model is bound at the first store: a load needs no PynamoDB
+    from pynamodb.expressions.condition import Condition
+
+    from .model import SessionModel
 
 __all__ = ["SessionTable", "condition_fields"]
 
@@ -44,7 +47,7 @@ class SessionTable:
 
     def __init__(
         self,
-        model: type[SessionModel],
+        bind: Callable[[], type[SessionModel]],
         requests: TableRequests,
         *,
         shop_index_name: str,
@@ -53,7 +56,9 @@ class SessionTable:
         cipher_table_name: str,
         ttl_grace: timedelta | None,
     ) -> None:
-        self.model = model
+        self._bind = bind
+        self._model: type[SessionModel] | None = None
+        self._model_lock = threading.Lock()
         self.requests = requests
         self.table_name = requests.table_name
         self.shop_index_name = shop_index_name
@@ -61,6 +66,15 @@ class SessionTable:
         self.token_cipher = token_cipher
         self.cipher_table_name = cipher_table_name
         self.ttl_grace = ttl_grace
+
+    @property
+    def model(self) -> type[SessionModel]:
+        """The ``SessionModel`` bound to this table, made when first needed (a store, a
+        condition, the schema): a storage that only loads never imports PynamoDB."""
+        with self._model_lock:
+            if self._model is None:
+                self._model = self._bind()
+            return self._model
 
     # --- the SessionStorage contract ---------------------------------------------------------
 
@@ -107,7 +121,7 @@ class SessionTable:
         if not id:
             return None
         item = yield from self.requests.get_item(id)
-        return self.open(item_to_session(item, self.model)) if item else None
+        return self.open(item_to_session(item)) if item else None
 
     def delete_session(self, id: str) -> Plan[bool]:
         """One DeleteItem; deleting an id that is not stored still returns ``True``."""
@@ -195,7 +209,7 @@ class SessionTable:
     def decode(self, item: dict[str, Any]) -> Session | CorruptSessionError:
         """A session from a raw item, tokens opened; a corrupt item as its error."""
         try:
-            return self.open(item_to_session(item, self.model))
+            return self.open(item_to_session(item))
         except CorruptSessionError as error:
             return error
 
@@ -221,7 +235,7 @@ class SessionTable:
         if self.token_cipher is None:
             return _tokens_condition(self.model, expected.access_token, expected.refresh_token)
         item = yield from self.requests.get_item(expected.id)
-        stored = self.open(item_to_session(item, self.model)) if item else None
+        stored = self.open(item_to_session(item)) if item else None
         tokens = (expected.access_token, expected.refresh_token)
         if stored is None and tokens == (None, None):
             return _tokens_condition(self.model, None, None)
