@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+from botocore.config import Config
 
 from shopify_sessions import (
     AsyncDynamoDBSessionStorage,
@@ -242,6 +243,39 @@ async def test_a_cancelled_caller_leaves_the_others_their_answers(
     assert done[0] == sessions[0] and done[2] == sessions[2]
     assert isinstance(done[1], asyncio.CancelledError)
 
+
+
+async def test_callers_beyond_a_round_wait_their_turn_and_a_cancelled_one_holds_none_up(
+    truth: DynamoDBSessionStorage, proxy: DynamoProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One connection: a round is 25 writes. 120 stores go out round by round (no turn queues
+    more than a round), every caller gets its answer, and cancelling a waiting caller leaves
+    the rest to proceed."""
+    from shopify_sessions.dynamodb.coalesce import Coalescer
+
+    queued: list[int] = []
+    flush = Coalescer._flush
+
+    def counting_flush(self: Coalescer) -> None:
+        queued.append(len(self._writes))
+        flush(self)
+
+    monkeypatch.setattr(Coalescer, "_flush", counting_flush)
+    sessions = [online(SHOP, user) for user in range(120)]
+    async with AsyncDynamoDBSessionStorage(
+        truth.table_name, host=proxy.endpoint, retry=FAST_RETRY,
+        botocore_config=Config(max_pool_connections=1),
+    ) as storage:  # fmt: skip
+        tasks = [asyncio.ensure_future(storage.store_session(s)) for s in sessions]
+        await asyncio.sleep(0)  # the first round queued; the others wait for room
+        tasks[60].cancel()
+        done = await asyncio.gather(*tasks, return_exceptions=True)
+    assert isinstance(done[60], asyncio.CancelledError)
+    assert done[:60] + done[61:] == [True] * 119
+    assert max(queued) == 25 and sum(queued) == 119
+    assert proxy.counts == {"BatchWriteItem": math.ceil(119 / 25)}
+    assert truth.load_session(sessions[119].id) == sessions[119]
+    assert truth.load_session(sessions[60].id) is None
 
 # --- lifecycle and errors ----------------------------------------------------------------------
 
