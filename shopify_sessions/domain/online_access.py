@@ -102,18 +102,22 @@ def check_json_value(where: str, value: Any) -> None:
 
 def _checked_nested(obj: AssociatedUser | OnlineAccessInfo, name: str, value: Any) -> Any:
     """Type-check one AssociatedUser / OnlineAccessInfo field, naming it (values never shown)."""
-    where = f"{type(obj).__name__}.{name}"
     if name == "extra":
-        return _checked_extra(obj, where, value)
+        return _checked_extra(obj, f"{type(obj).__name__}.{name}", value)
     kinds = _NESTED_TYPES[name]
     if value is None and name != "id":
         return None
     is_int = kinds == (int,)
     if not isinstance(value, kinds) or (is_int and isinstance(value, bool)):
         expected = kinds[0].__name__ + ("" if name == "id" else " or None")
-        raise TypeError(f"{where} must be {expected}, got {type(value).__name__}")
+        raise TypeError(
+            f"{type(obj).__name__}.{name} must be {expected}, got {type(value).__name__}"
+        )
     if is_int and isinstance(value, int) and abs(value) > MAX_SAFE_INTEGER:
-        raise ValueError(f"{where} is beyond 2**53 - 1, which JavaScript cannot hold exactly")
+        raise ValueError(
+            f"{type(obj).__name__}.{name} is beyond 2**53 - 1, which JavaScript cannot hold "
+            "exactly"
+        )
     extra = obj.__dict__.get("extra")
     if extra:
         extra.pop(name, None)  # a set field replaces a stored NULL marker

@@ -36,6 +36,8 @@ def check_shop(shop: Any) -> None:
 
 
 def _check_key_size(where: str, name: str, value: str) -> None:
+    if len(value) * 4 <= MAX_KEY_BYTES:
+        return  # at most 4 bytes a character in UTF-8
     size = len(value.encode("utf-8"))
     if size > MAX_KEY_BYTES:
         shown = f"{value[:40]!r}..."
@@ -53,24 +55,55 @@ def check_session(session: Any) -> None:
         raise InvalidSessionError("session id must not be empty")
     _check_text("", "session id", session.id)
     _check_key_size("", "session id", session.id)
-    where = f"session {session.id[:80]!r}: "
     if not session.shop:
-        raise InvalidSessionError(f"{where}shop must not be empty")
-    _check_text(where, "shop", session.shop)
-    _check_key_size(where, "shop", session.shop)
+        raise InvalidSessionError(f"{_where(session)}shop must not be empty")
+    if not _encodable(session.shop):
+        _check_text(_where(session), "shop", session.shop)
+    if len(session.shop) * 4 > MAX_KEY_BYTES:
+        _check_key_size(_where(session), "shop", session.shop)
     for name in ("shop", "state", "scope", "access_token", "refresh_token"):
-        _check_value(where, name, getattr(session, name))
+        value = getattr(session, name)
+        if value is not None and not _encodable(value):
+            _check_value(_where(session), name, value)
     info = session.online_access_info
     if info is not None:
-        _check_nested(where, "online_access_info", info)
+        _check_nested(session, "online_access_info", info)
         if info.associated_user is not None:
-            _check_nested(where, "online_access_info.associated_user", info.associated_user)
+            _check_nested(session, "online_access_info.associated_user", info.associated_user)
 
 
-def _check_nested(where: str, path: str, obj: OnlineAccessInfo | AssociatedUser) -> None:
-    for f in fields(obj):
-        if f.name != "associated_user":
-            _check_value(where, f"{path}.{f.name}", getattr(obj, f.name))
+def _where(session: Session) -> str:
+    """How an error names the session (built only when there is an error to report)."""
+    return f"session {session.id[:80]!r}: "
+
+
+def _encodable(text: Any) -> bool:
+    """Plain text: ASCII, or UTF-8-encodable (no lone surrogate). ``False`` for non-text."""
+    if type(text) is not str:
+        return False
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _check_nested(session: Session, path: str, obj: OnlineAccessInfo | AssociatedUser) -> None:
+    names = _FIELDS.get(type(obj))
+    if names is None:
+        names = _FIELDS[type(obj)] = tuple(
+            f.name for f in fields(obj) if f.name != "associated_user"
+        )
+    for name in names:
+        value = getattr(obj, name)
+        if value is None or type(value) in (bool, int) or _encodable(value):
+            continue
+        _check_value(_where(session), f"{path}.{name}", value)
 
 
 def _check_value(where: str, path: str, value: Any) -> None:
@@ -91,12 +124,10 @@ def _check_value(where: str, path: str, value: Any) -> None:
 
 
 def _check_text(where: str, path: str, text: str) -> None:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
+    if not _encodable(text):
         raise InvalidSessionError(
             f"{where}{path} is not valid UTF-8 text (it holds a lone surrogate)"
-        ) from None
+        )
 
 
 def unique_ids(ids: Iterable[str]) -> list[str]:

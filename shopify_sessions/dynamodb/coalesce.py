@@ -67,7 +67,8 @@ class Coalescer:
         self._tasks: set[asyncio.Task[None]] = set()
         self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
 
-    def _full(self) -> bool:
+    def full(self) -> bool:
+        """A round of batches already waits for the end of this turn."""
         return len(self._gets) >= self.full_round[0] or len(self._writes) >= self.full_round[1]
 
     async def room(self) -> None:
@@ -76,7 +77,7 @@ class Coalescer:
         later callers prepare theirs while the first batches are on the wire, and no loop turn
         runs more than a round's worth of callers. Waiters queue in order and each is woken
         once, when a round leaves (polling each turn woke them three times as often)."""
-        while self._full():
+        while self.full():
             waiter = asyncio.get_running_loop().create_future()
             self._waiting.append(waiter)
             await waiter

@@ -11,6 +11,7 @@ naming the session and the attribute.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import fields
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -23,8 +24,6 @@ from shopify_sessions.errors import CorruptSessionError
 from ._avjson import attribute_value_to_json, json_to_attribute_value
 
 if TYPE_CHECKING:  # the model is imported where an item is encoded: loading needs no PynamoDB
-    from pynamodb.attributes import Attribute
-
     from .model import OnlineAccessInfoMap, SessionModel
 
 __all__ = ["item_to_session", "model_to_session", "session_to_item", "session_to_model"]
@@ -105,37 +104,59 @@ def session_to_item(
 
         model = SessionModel
     item: dict[str, Any] = {}
-    for name, attribute in model.get_attributes().items():
+    for name, stored, kind, serialize, inner in _fields_of(model):
         value = values[name]
         if value is None:
             continue
-        if attribute.attr_type == _MAP:
-            item[attribute.attr_name] = {"M": _map_values(attribute, value)}
+        if inner is not None:
+            item[stored] = {_MAP: _map_values(inner, value)}
             continue
-        serialized = attribute.serialize(value)
+        serialized = serialize(value)
         if serialized is not None:
-            item[attribute.attr_name] = {attribute.attr_type: serialized}
+            item[stored] = {kind: serialized}
     return item
 
 
-def _map_values(attribute: Any, source: Any) -> dict[str, Any]:
-    """What ``attribute.serialize()`` of the map built from ``source`` gives (a domain object:
-    ``OnlineAccessInfo`` or ``AssociatedUser``), read straight from it: building PynamoDB map
-    instances first cost two thirds of a store's encoding."""
+# per attribute: its Python name, stored name, type, serializer, and its own fields if a map
+_Field = tuple[str, str, str, Callable[[Any], Any], "list[Any] | None"]
+_fields: dict[Any, list[_Field]] = {}
+
+
+def _fields_of(container: Any) -> list[_Field]:
+    """The attributes of a model (or map attribute class), in their order, read from PynamoDB
+    once: its accessors (``attr_name`` is a property) cost more than the encoding itself."""
+    key = container if isinstance(container, type) else type(container)
+    fields = _fields.get(key)
+    if fields is None:
+        fields = [
+            (
+                name, attribute.attr_name, attribute.attr_type, attribute.serialize,
+                _fields_of(attribute) if attribute.attr_type == _MAP else None,
+            )
+            for name, attribute in container.get_attributes().items()
+        ]  # fmt: skip
+        _fields[key] = fields
+    return fields
+
+
+def _map_values(fields: list[_Field], source: Any) -> dict[str, Any]:
+    """What the map attribute's ``serialize()`` of the map built from ``source`` gives (a
+    domain object: ``OnlineAccessInfo`` or ``AssociatedUser``), read straight from it:
+    building PynamoDB map instances first cost two thirds of a store's encoding."""
     container: dict[str, Any] = {}
-    inner: Attribute[Any]
-    for name, inner in attribute.get_attributes().items():
+    for name, stored, kind, serialize, inner in fields:
         value = getattr(source, name)
         if value is None:
             continue
-        if inner.attr_type == _MAP:
-            container[inner.attr_name] = {"M": _map_values(inner, value)}
+        if inner is not None:
+            container[stored] = {_MAP: _map_values(inner, value)}
             continue
-        serialized = inner.serialize(value)
+        serialized = serialize(value)
         if serialized is not None:
-            container[inner.attr_name] = {inner.attr_type: serialized}
-    for key, value in _raw_extra(source).items():
-        container.setdefault(key, value)
+            container[stored] = {kind: serialized}
+    if source.extra:
+        for key, value in _raw_extra(source).items():
+            container.setdefault(key, value)
     return container
 
 

@@ -71,7 +71,9 @@ class AsyncDriver:
     async def run(self, plan: Plan[R], *, coalesce: bool = True) -> R:
         """Carry ``plan`` out to its end: its return value, or its error."""
         if coalesce and self.coalesce:
-            await self._state().coalescer.room()
+            coalescer = self._state().coalescer
+            if coalescer.full():
+                await coalescer.room()
         steps = Steps(plan)
         for op in steps:
             await self._answer(steps, op, coalesce)
@@ -132,6 +134,9 @@ class AsyncDriver:
 
     def _state(self) -> _LoopState:
         loop = asyncio.get_running_loop()
+        state = self._states.get(loop)  # the common case, without the lock
+        if state is not None:
+            return state
         with self._lock:
             state = self._states.get(loop)
             if state is None:

@@ -16,13 +16,29 @@ MAX_ITEM_BYTES = 400 * 1024
 
 def item_size(item: dict[str, Any]) -> int:
     """Bytes DynamoDB counts for an item in attribute-value JSON (``{"id": {"S": ...}}``)."""
-    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
+    return _map_size(item)
+
+
+def _text_size(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode())
+
+
+def _map_size(values: dict[str, Any]) -> int:
+    size = 0
+    for name, value in values.items():
+        size += len(name) if name.isascii() else len(name.encode())
+        text = value.get("S") if len(value) == 1 else None
+        if type(text) is str:  # most values: counted here, without a call
+            size += len(text) if text.isascii() else len(text.encode())
+        else:
+            size += _value_size(value)
+    return size
 
 
 def _value_size(value: dict[str, Any]) -> int:
     ((kind, data),) = value.items()
     if kind == "S":
-        return len(str(data).encode())
+        return _text_size(str(data))
     if kind == "N":
         digits = str(data).lstrip("-").replace(".", "").strip("0") or "0"
         return (len(digits) + 1) // 2 + 1
@@ -31,7 +47,7 @@ def _value_size(value: dict[str, Any]) -> int:
     if kind in ("BOOL", "NULL"):
         return 1
     if kind == "M":
-        return 3 + sum(len(k.encode()) + _value_size(v) + 1 for k, v in data.items())
+        return 3 + len(data) + _map_size(data)
     if kind == "L":
         return 3 + sum(_value_size(v) + 1 for v in data)
-    return len(str(data).encode())  # sets: not written by this package
+    return _text_size(str(data))  # sets: not written by this package

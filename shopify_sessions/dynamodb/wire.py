@@ -28,24 +28,27 @@ def plain(value: Any) -> bool:
     """An attribute value botocore would pass through unchanged: no binary, nothing odd."""
     if type(value) is not dict or len(value) != 1:
         return False
-    ((kind, inner),) = value.items()
-    if kind in _TEXT:
-        return type(inner) is str
-    if kind in _FLAGS:
-        return type(inner) is bool
-    if kind in _TEXT_SETS:
-        return type(inner) is list and all(type(each) is str for each in inner)
-    if kind == "M":
-        return type(inner) is dict and _plain_map(inner)
-    if kind == "L":
-        return type(inner) is list and all(plain(each) for each in inner)
+    for kind, inner in value.items():
+        if kind in _TEXT:
+            return type(inner) is str
+        if kind in _FLAGS:
+            return type(inner) is bool
+        if kind in _TEXT_SETS:
+            return type(inner) is list and all(type(each) is str for each in inner)
+        if kind == "M":
+            return _plain_map(inner)
+        if kind == "L":
+            return type(inner) is list and all(plain(each) for each in inner)
     return False
 
 
 def _plain_map(values: Any) -> bool:
-    return type(values) is dict and all(
-        type(key) is str and plain(value) for key, value in values.items()
-    )
+    if type(values) is not dict:
+        return False
+    for key, value in values.items():
+        if type(key) is not str or not plain(value):
+            return False
+    return True
 
 
 def _passes_through(shape: Any, value: Any) -> bool:
