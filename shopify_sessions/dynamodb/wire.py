@@ -43,12 +43,9 @@ def plain(value: Any) -> bool:
 
 
 def _plain_map(values: Any) -> bool:
-    if type(values) is not dict:
-        return False
-    for key, value in values.items():
-        if type(key) is not str or not plain(value):
-            return False
-    return True
+    return type(values) is dict and all(
+        type(key) is str and plain(value) for key, value in values.items()
+    )
 
 
 def _passes_through(shape: Any, value: Any) -> bool:
