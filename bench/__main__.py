@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         "storms; async: 1,000 concurrent calls and cold start); repeatable; default: all",
     )  # fmt: skip
     parser.add_argument("--storms", type=int, default=0, help="token storms per mode (20)")
-    parser.add_argument("--rounds", type=int, default=0, help="async rounds per op and side (5)")
+    parser.add_argument("--rounds", type=int, default=0, help="async rounds per op and side (9)")
     parser.add_argument(
         "--cold-starts", type=int, default=0, help="async: fresh processes per side (10)"
     )

@@ -545,7 +545,7 @@ def _versions() -> dict[str, str]:
 
 def bench_async(
     dynalite: str,
-    rounds: int = 5,
+    rounds: int = 9,
     cold_starts: int = 10,
     proxy_mode: str = "process",
     gc_freeze: bool = True,

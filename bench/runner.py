@@ -60,7 +60,7 @@ class Options:
     only: tuple[str, ...] = ()  # (): every section of SECTIONS
     token_storms: int = 0  # storms per mode; 0: 20 (quick: 5)
     token_latency: float = 0.3  # the fake token endpoint's answer delay, seconds
-    async_rounds: int = 0  # async section: rounds per op and side; 0: 5 (quick: 2)
+    async_rounds: int = 0  # async section: rounds per op and side; 0: 9 (quick: 2)
     cold_starts: int = 0  # async section: fresh processes per side; 0: 10 (quick: 3)
     gc_freeze: bool = True  # async section: gc.freeze() after the warm-up round
     verbose: bool = True
@@ -74,7 +74,7 @@ class Options:
             (250, 500, 1000) if quick else (2500, 5000, 10000)
         )
         self.token_storms = self.token_storms or (5 if quick else 20)
-        self.async_rounds = self.async_rounds or (2 if quick else 5)
+        self.async_rounds = self.async_rounds or (2 if quick else 9)
         self.cold_starts = self.cold_starts or (3 if quick else 10)
         if self.proxy not in ("process", "thread"):
             raise ValueError("proxy must be 'process' or 'thread'")

@@ -128,6 +128,6 @@ def test_speed_up_reaches_the_serializer_and_parser(validated: bool) -> None:
     assert type(factory._factory).__name__ == "ResponseParserFactory"
     item = {"id": {"S": "x"}, "b": {"B": b"\x00"}, "m": {"M": {"n": {"N": "1"}}}}
     body = client._serializer.serialize_to_request(
-        {"TableName": "t", "Item": item}, _MODEL.operation_model("PutItem")
+        {"TableName": "sessions", "Item": item}, _MODEL.operation_model("PutItem")
     )["body"]
     assert json.loads(body)["Item"] == {"id": {"S": "x"}, "b": {"B": "AA=="}, "m": item["m"]}
