@@ -104,6 +104,7 @@ class Target:
     figure: str
     limit: str
     ok: bool | None
+    reference: bool = False  # measured to compare with, not a target of ours
 
 
 @dataclass
