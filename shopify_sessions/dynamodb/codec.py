@@ -10,6 +10,7 @@ naming the session and the attribute.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import fields
@@ -103,18 +104,7 @@ def session_to_item(
         from .model import SessionModel
 
         model = SessionModel
-    item: dict[str, Any] = {}
-    for name, stored, kind, serialize, inner in _fields_of(model):
-        value = values[name]
-        if value is None:
-            continue
-        if inner is not None:
-            item[stored] = {_MAP: _map_values(inner, value)}
-            continue
-        serialized = serialize(value)
-        if serialized is not None:
-            item[stored] = {kind: serialized}
-    return item
+    return _encoded(_fields_of(model), values.get)
 
 
 # per attribute: its Python name, stored name, type, serializer, and its own fields if a map
@@ -139,13 +129,13 @@ def _fields_of(container: Any) -> list[_Field]:
     return fields
 
 
-def _map_values(fields: list[_Field], source: Any) -> dict[str, Any]:
-    """What the map attribute's ``serialize()`` of the map built from ``source`` gives (a
-    domain object: ``OnlineAccessInfo`` or ``AssociatedUser``), read straight from it:
-    building PynamoDB map instances first cost two thirds of a store's encoding."""
+def _encoded(fields: list[_Field], value_of: Callable[[str], Any]) -> dict[str, Any]:
+    """Attribute values by stored name, each serialized by its own attribute; a map's from
+    the domain object it holds (``OnlineAccessInfo``, ``AssociatedUser``): building PynamoDB
+    map instances first cost two thirds of a store's encoding."""
     container: dict[str, Any] = {}
     for name, stored, kind, serialize, inner in fields:
-        value = getattr(source, name)
+        value = value_of(name)
         if value is None:
             continue
         if inner is not None:
@@ -154,6 +144,13 @@ def _map_values(fields: list[_Field], source: Any) -> dict[str, Any]:
         serialized = serialize(value)
         if serialized is not None:
             container[stored] = {kind: serialized}
+    return container
+
+
+def _map_values(fields: list[_Field], source: Any) -> dict[str, Any]:
+    """What the map attribute's ``serialize()`` gives for the map built from ``source``,
+    with its ``extra`` (stored keys beyond the fields) written back."""
+    container = _encoded(fields, functools.partial(getattr, source))
     if source.extra:
         for key, value in _raw_extra(source).items():
             container.setdefault(key, value)
