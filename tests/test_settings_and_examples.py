@@ -99,10 +99,15 @@ def test_importing_the_package_loads_no_http_client_and_no_event_loop() -> None:
         "shopify_sessions.ShopifyTokenRefresher\n"
         "print('httpx' in sys.modules)\n"
     )
+    assert _printed_by(code) == ["[]", "False"]
+
+
+def _printed_by(code: str) -> list[str]:
+    """The lines a fresh interpreter running ``code`` prints."""
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
-    assert result.stdout.split("\n")[:2] == ["[]", "False"], result.stdout
+    return result.stdout.splitlines()
 
 
 def test_a_storage_that_only_loads_imports_no_refresh_protocol() -> None:
@@ -121,10 +126,7 @@ def test_a_storage_that_only_loads_imports_no_refresh_protocol() -> None:
         "storage._lease_store\n"
         "print('shopify_sessions.tokens.lease' in sys.modules)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
-    )
-    assert result.stdout.split("\n")[:2] == ["[]", "True"], result.stdout
+    assert _printed_by(code) == ["[]", "True"]
 
 
 def test_clients_find_dynamodb_without_listing_every_service(
