@@ -59,9 +59,8 @@ def check_session(session: Any) -> None:
         raise InvalidSessionError(f"{_where(session)}shop must not be empty")
     if not _encodable(session.shop):
         _check_text(_where(session), "shop", session.shop)
-    if len(session.shop) * 4 > MAX_KEY_BYTES:
-        _check_key_size(_where(session), "shop", session.shop)
-    for name in ("shop", "state", "scope", "access_token", "refresh_token"):
+    _check_key_size(_where(session), "shop", session.shop)
+    for name in ("state", "scope", "access_token", "refresh_token"):
         value = getattr(session, name)
         if value is not None and not _encodable(value):
             _check_value(_where(session), name, value)

@@ -46,12 +46,6 @@ def client_arguments(settings: ConnectionSettings, config_class: type) -> dict[s
     }
 
 
-def prepared(client: Any) -> Any:
-    """``client`` passing plain attribute values through (see :mod:`.wire`)."""
-    speed_up(client)
-    return client
-
-
 def shared_client(settings: ConnectionSettings) -> Any:
     """The process's blocking botocore client for ``settings`` (made at the first call).
 
@@ -67,7 +61,8 @@ def shared_client(settings: ConnectionSettings) -> Any:
             session = get_session()  # its own, as PynamoDB made one: it takes the event
             use_dynamodb_loader(session)  # handlers of its time (moto's, once imported)
             arguments = client_arguments(settings, Config)
-            client = _clients[settings] = prepared(session.create_client("dynamodb", **arguments))
+            client = _clients[settings] = session.create_client("dynamodb", **arguments)
+            speed_up(client)
         return client
 
 

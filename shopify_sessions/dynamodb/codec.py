@@ -104,7 +104,7 @@ def session_to_item(
         from .model import SessionModel
 
         model = SessionModel
-    return _encoded(_fields_of(model), values.get)
+    return _encoded(_fields_of(model), values.__getitem__)
 
 
 # per attribute: its Python name, stored name, type, serializer, and its own fields if a map

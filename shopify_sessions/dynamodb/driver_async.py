@@ -24,13 +24,14 @@ from botocore import xform_name
 
 from shopify_sessions.tokens.steps import Steps
 
-from .clients import client_arguments, prepared
+from .clients import client_arguments
 from .coalesce import Coalescer, coalescable
 from .facade import Facade, PlanMethod, facade
 from .ops import Each, Emit, Op, Plan, Send, Sleep
 from .service_data import use_dynamodb_loader
 from .settings import ConnectionSettings
 from .table_requests import TableRequests
+from .wire import speed_up
 
 __all__ = ["AsyncDriver", "awaited", "streamed_async"]
 
@@ -153,7 +154,8 @@ class AsyncDriver:
                 arguments = client_arguments(self.settings, AioConfig)
                 context = session.create_client("dynamodb", **arguments)
                 client = await state.stack.enter_async_context(context)
-                state.client = prepared(client)
+                speed_up(client)
+                state.client = client
             return state.client
 
     async def close(self) -> None:

@@ -28,8 +28,8 @@ def _map_size(values: dict[str, Any]) -> int:
     for name, value in values.items():
         size += len(name) if name.isascii() else len(name.encode())
         text = value.get("S") if len(value) == 1 else None
-        if type(text) is str:  # most values: counted here, without a call
-            size += len(text) if text.isascii() else len(text.encode())
+        if type(text) is str:  # most values: text, counted without unpacking the value
+            size += _text_size(text)
         else:
             size += _value_size(value)
     return size

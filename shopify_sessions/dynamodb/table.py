@@ -10,7 +10,6 @@ TTL, re-encryption) is in :class:`~.admin.TableAdmin`, which this class extends.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -58,7 +57,6 @@ class SessionTable:
     ) -> None:
         self._bind = bind
         self._model: type[SessionModel] | None = None
-        self._model_lock = threading.Lock()
         self.requests = requests
         self.table_name = requests.table_name
         self.shop_index_name = shop_index_name
@@ -70,11 +68,11 @@ class SessionTable:
     @property
     def model(self) -> type[SessionModel]:
         """The ``SessionModel`` bound to this table, made when first needed (a store, a
-        condition, the schema): a storage that only loads never imports PynamoDB."""
-        with self._model_lock:
-            if self._model is None:
-                self._model = self._bind()
-            return self._model
+        condition, the schema): a storage that only loads never imports PynamoDB. Binding is
+        cached, so two threads binding at once get the same class."""
+        if self._model is None:
+            self._model = self._bind()
+        return self._model
 
     # --- the SessionStorage contract ---------------------------------------------------------
 
