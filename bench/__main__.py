@@ -30,23 +30,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-samples", type=int, default=0, help="default 200")
     parser.add_argument("--workers", type=int, default=10, help="the floor's threads")
     parser.add_argument(
-        "--proxy", choices=("process", "thread"), default="process",
+        "--proxy",
+        choices=("process", "thread"),
+        default="process",
         help="run the counting proxy in a child process (default) or in this process",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--only", action="append", choices=SECTIONS, default=[],
+        "--only",
+        action="append",
+        choices=SECTIONS,
+        default=[],
         help="run only this section (storage: find, delete, latency, memory; tokens: refresh "
         "storms; async: 1,000 concurrent calls and cold start); repeatable; default: all",
-    )  # fmt: skip
+    )
     parser.add_argument("--storms", type=int, default=0, help="token storms per mode (20)")
     parser.add_argument("--rounds", type=int, default=0, help="async rounds per op and side (9)")
     parser.add_argument(
         "--cold-starts", type=int, default=0, help="async: fresh processes per side (10)"
     )
     parser.add_argument(
-        "--no-gc-freeze", action="store_true",
+        "--no-gc-freeze",
+        action="store_true",
         help="async: leave every side's clients in the garbage collector's reach",
-    )  # fmt: skip
+    )
     parser.add_argument("-q", "--silent", action="store_true", help="no progress on stderr")
     args = parser.parse_args(argv)
     options = Options(

@@ -188,12 +188,16 @@ class NodeBulk:
         if node is None:
             raise AsyncBenchError("node is not on PATH")
         self._stderr: IO[bytes] = new_log("node-bulk-stderr-")
-        cmd = [node, str(NODE_SCRIPT), "--endpoint", endpoint, "--table", table,
-               "--index", index]  # fmt: skip
+        cmd = [node, str(NODE_SCRIPT), "--endpoint", endpoint, "--table", table, "--index", index]
         self._proc: subprocess.Popen[str] = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
-            text=True, encoding="utf-8", bufsize=1,
-        )  # fmt: skip
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+            encoding="utf-8",
+            bufsize=1,
+        )
         self._lines: list[str] = []
         if self._read() != {"ready": True}:
             raise self._error("node_bulk.mjs did not start")
@@ -307,9 +311,11 @@ async def _raw_get(client: Any, table: str, id: str) -> dict[str, Any] | None:
 async def _raw_find(client: Any, table: str, shop: str) -> list[dict[str, Any]]:
     """Query the shop index (every page), then BatchGetItem the ids, 100 at a time."""
     kwargs: dict[str, Any] = {
-        "TableName": table, "IndexName": INDEX, "KeyConditionExpression": "shop = :shop",
+        "TableName": table,
+        "IndexName": INDEX,
+        "KeyConditionExpression": "shop = :shop",
         "ExpressionAttributeValues": {":shop": {"S": shop}},
-    }  # fmt: skip
+    }
     ids: list[str] = []
     for _ in range(1000):
         page = await client.query(**kwargs)
@@ -341,9 +347,11 @@ class AsyncBench:
         self.loop = asyncio.new_event_loop()
         self.stack = contextlib.AsyncExitStack()
         self.sync = DynamoDBSessionStorage(
-            self.table, INDEX, host=proxy.endpoint,
+            self.table,
+            INDEX,
+            host=proxy.endpoint,
             botocore_config=Config(max_pool_connections=SYNC_THREADS),
-        )  # fmt: skip
+        )
         self.sync.create_table()
         self.pool = ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="bench-sync")
         self.direct = Floor(dynalite, self.table, INDEX)  # uncounted
@@ -377,10 +385,12 @@ class AsyncBench:
         self.raw_pool = int(config.max_pool_connections)
         self.raw = await self.stack.enter_async_context(
             get_session().create_client(
-                "dynamodb", region_name="us-east-1", endpoint_url=self.proxy.endpoint,
+                "dynamodb",
+                region_name="us-east-1",
+                endpoint_url=self.proxy.endpoint,
                 config=config,
             )
-        )  # fmt: skip
+        )
 
     def _seed(self, load_shop: str, store_shop: str) -> None:
         items = [dynamo_item(load_shop, u) for u in range(1, max(MEMORY_SIZES) + 1)]
@@ -388,8 +398,9 @@ class AsyncBench:
             items += [dynamo_item(shop, u) for u in index_safe_users(shop, FIND_PER_SHOP)]
         items += self.store_items
         self.direct.put_many(items)
-        self.node.call({"op": "prepare", "sessions": [node_json(store_shop, u)
-                                                      for u in self.store_users]})  # fmt: skip
+        self.node.call(
+            {"op": "prepare", "sessions": [node_json(store_shop, u) for u in self.store_users]}
+        )
 
     def close(self) -> None:
         gc.unfreeze()
@@ -495,10 +506,13 @@ class AsyncBench:
                     if r >= 0:
                         row.rounds[side].append(done)
             if r >= 0:
-                self.log(f"async round {r + 1}/{rounds}: " + ", ".join(
-                    f"{row.op} " + " ".join(f"{s} {row.rounds[s][-1].ms:.0f}" for s in sides)
-                    for row in rows
-                ))  # fmt: skip
+                self.log(
+                    f"async round {r + 1}/{rounds}: "
+                    + ", ".join(
+                        f"{row.op} " + " ".join(f"{s} {row.rounds[s][-1].ms:.0f}" for s in sides)
+                        for row in rows
+                    )
+                )
         return rows
 
     # --- memory ---------------------------------------------------------------------------------
@@ -619,23 +633,31 @@ def targets(section: AsyncSection) -> list[Target]:
         if row is None:
             continue
         ratio = vs(row, "coalesce", "node")
-        figure = pending if ratio is None else (
-            f"{ratio:.2f}x ({_ms(row.median_ms('coalesce'))} vs {_ms(row.median_ms('node'))} ms)"
-        )  # fmt: skip
-        out.append(Target(
-            f"{row.calls:,} concurrent {row.op}s: ours (coalescing) / warm Node, wall time",
-            figure, f"<= {limit}x", None if ratio is None else ratio <= limit,
-        ))  # fmt: skip
+        figure = pending
+        if ratio is not None:
+            ours, node = _ms(row.median_ms("coalesce")), _ms(row.median_ms("node"))
+            figure = f"{ratio:.2f}x ({ours} vs {node} ms)"
+        out.append(
+            Target(
+                f"{row.calls:,} concurrent {row.op}s: ours (coalescing) / warm Node, wall time",
+                figure,
+                f"<= {limit}x",
+                None if ratio is None else ratio <= limit,
+            )
+        )
     for row, per in ((load, BATCH_GET), (store, BATCH_WRITE)):
         if row is None:
             continue
         want = math.ceil(row.calls / per)
         got = None if not row.has("coalesce") else row.requests("coalesce")
-        out.append(Target(
-            f"{row.calls:,} concurrent {row.op}s, coalescing: requests on the wire",
-            pending if got is None else _requests(*got), f"ceil({row.calls}/{per}) = {want}",
-            None if got is None else sum(got[0].values()) == want and not got[1],
-        ))  # fmt: skip
+        out.append(
+            Target(
+                f"{row.calls:,} concurrent {row.op}s, coalescing: requests on the wire",
+                pending if got is None else _requests(*got),
+                f"ceil({row.calls}/{per}) = {want}",
+                None if got is None else sum(got[0].values()) == want and not got[1],
+            )
+        )
     for row in (load, store, find):
         if row is None:
             continue
@@ -644,23 +666,35 @@ def targets(section: AsyncSection) -> list[Target]:
             row.median_cpu_ms(s) if row.has(s) else None for s in ("plain", "raw")
         )
         cpu = f"; CPU {cpu_plain / cpu_raw:.2f}x" if cpu_plain is not None and cpu_raw else ""
-        out.append(Target(
-            f"{row.op} x{row.calls:,}, coalesce=False: per-op cost / raw aiobotocore (wall)",
-            pending if ratio is None else f"{ratio:.2f}x{cpu}", f"<= {PLAIN_VS_RAW}x",
-            None if ratio is None else ratio <= PLAIN_VS_RAW,
-        ))  # fmt: skip
+        out.append(
+            Target(
+                f"{row.op} x{row.calls:,}, coalesce=False: per-op cost / raw aiobotocore (wall)",
+                pending if ratio is None else f"{ratio:.2f}x{cpu}",
+                f"<= {PLAIN_VS_RAW}x",
+                None if ratio is None else ratio <= PLAIN_VS_RAW,
+            )
+        )
     if len(section.memory) >= 2:
         small, large = section.memory[0], section.memory[-1]
         per_small, per_large = small.peak_bytes / small.n, large.peak_bytes / large.n
         growth = per_large / per_small
-        out.append(Target(
-            f"memory: peak bytes per call, N={large.n:,} vs N={small.n:,} concurrent loads",
-            f"{per_large:,.0f} vs {per_small:,.0f} B ({growth:.2f}x)",
-            f"<= {MEMORY_GROWTH}x (flat)", growth <= MEMORY_GROWTH,
-        ))  # fmt: skip
+        out.append(
+            Target(
+                f"memory: peak bytes per call, N={large.n:,} vs N={small.n:,} concurrent loads",
+                f"{per_large:,.0f} vs {per_small:,.0f} B ({growth:.2f}x)",
+                f"<= {MEMORY_GROWTH}x (flat)",
+                growth <= MEMORY_GROWTH,
+            )
+        )
     elif section.pending:
-        out.append(Target("memory: peak bytes per call, N=4,000 vs N=1,000 loads", pending,
-                          f"<= {MEMORY_GROWTH}x (flat)", None))  # fmt: skip
+        out.append(
+            Target(
+                "memory: peak bytes per call, N=4,000 vs N=1,000 loads",
+                pending,
+                f"<= {MEMORY_GROWTH}x (flat)",
+                None,
+            )
+        )
     for side in ("coalesce", "plain", "raw"):
         holds = [h for row in section.rows for h in row.holds_ms(side)]
         label = f"event-loop hold, {LABELS[side]} (worst round of any op)"
@@ -670,10 +704,15 @@ def targets(section: AsyncSection) -> list[Target]:
         per_op = ", ".join(
             f"{row.op} {median(row.holds_ms(side)):.0f}" for row in section.rows if row.has(side)
         )
-        out.append(Target(
-            label, f"{max(holds):.0f} ms (median by op: {per_op})", f"<= {HOLD_MS:.0f} ms",
-            max(holds) <= HOLD_MS, reference=side == "raw",
-        ))  # fmt: skip
+        out.append(
+            Target(
+                label,
+                f"{max(holds):.0f} ms (median by op: {per_op})",
+                f"<= {HOLD_MS:.0f} ms",
+                max(holds) <= HOLD_MS,
+                reference=side == "raw",
+            )
+        )
     if section.cold is not None:
         out += section.cold.targets()
     return out
@@ -701,8 +740,11 @@ def async_markdown(section: AsyncSection) -> list[str]:
         "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in section.rows:
-        what = (f"{row.calls:,} finds x {row.sessions // row.calls}" if row.op == "find"
-                else f"{row.calls:,} {row.op}s")  # fmt: skip
+        what = (
+            f"{row.calls:,} finds x {row.sessions // row.calls}"
+            if row.op == "find"
+            else f"{row.calls:,} {row.op}s"
+        )
         node = row.median_ms("node") if row.has("node") else None
         for side in SIDES:
             if not row.has(side):

@@ -156,17 +156,18 @@ class ColdStart:
         heavy = self.heavy("ours")
         return [
             Target(
-                "cold start: fresh process, import + storage + 1 load_session, ours / raw "
-                "botocore",
+                "cold start: fresh process, import + storage + 1 load_session, ours / raw botocore",
                 f"{self.ratio:.2f}x ({ours:.0f} vs {raw:.0f} ms; CPU {self.cpu_ratio:.2f}x)",
                 f"<= {TARGET}x",
                 self.ratio <= TARGET,
             ),
             Target(
                 f"cold start: heavy modules imported by the sync path ({', '.join(HEAVY)})",
-                ", ".join(heavy) or "none", "none", not heavy,
+                ", ".join(heavy) or "none",
+                "none",
+                not heavy,
             ),
-        ]  # fmt: skip
+        ]
 
     def markdown(self) -> list[str]:
         n = len(self.runs["ours"])
@@ -238,9 +239,14 @@ def _run_child(
     cmd = [sys.executable, *(["-X", "importtime"] if importtime else []), "-c", SCRIPTS[side]]
     start = time.perf_counter()
     done = subprocess.run(
-        [*cmd, *args], capture_output=True, text=True, env=_child_env(pycache), cwd=ROOT,
-        timeout=CHILD_TIMEOUT_S, check=False,
-    )  # fmt: skip
+        [*cmd, *args],
+        capture_output=True,
+        text=True,
+        env=_child_env(pycache),
+        cwd=ROOT,
+        timeout=CHILD_TIMEOUT_S,
+        check=False,
+    )
     wall_ms = (time.perf_counter() - start) * 1000.0
     if done.returncode != 0:
         raise ColdStartError(f"{side} child exited {done.returncode}:\n{done.stderr[-3000:]}")
@@ -324,11 +330,20 @@ def bench_cold_start(
                 answer, wall_ms, _ = _run_child(side, args, pycache)
                 if i < 0:
                     continue
-                result.runs[side].append(ColdRun(
-                    answer["import_ms"], answer["client_ms"], answer["first_ms"],
-                    answer["cpu_ms"], answer["gc_ms"], answer["full_gcs"], wall_ms,
-                    answer["modules"], answer["heavy"], dict(proxy.counts),
-                ))  # fmt: skip
+                result.runs[side].append(
+                    ColdRun(
+                        answer["import_ms"],
+                        answer["client_ms"],
+                        answer["first_ms"],
+                        answer["cpu_ms"],
+                        answer["gc_ms"],
+                        answer["full_gcs"],
+                        wall_ms,
+                        answer["modules"],
+                        answer["heavy"],
+                        dict(proxy.counts),
+                    )
+                )
         log(
             f"cold start: ours {result.median('ours', 'total_ms'):.0f} ms, raw "
             f"{result.median('raw', 'total_ms'):.0f} ms ({result.ratio:.2f}x); heavy modules "
@@ -338,9 +353,10 @@ def bench_cold_start(
             ours_err = _run_child("ours", args, pycache, importtime=True)[2]
             raw_err = _run_child("raw", args, pycache, importtime=True)[2]
             result.extra_packages, result.heavy_imports = attribute(ours_err, raw_err)
-            log("cold start: ours imports beyond raw botocore: " + ", ".join(
-                f"{c.name} {c.ms:.1f} ms" for c in result.extra_packages
-            ))  # fmt: skip
+            log(
+                "cold start: ours imports beyond raw botocore: "
+                + ", ".join(f"{c.name} {c.ms:.1f} ms" for c in result.extra_packages)
+            )
     finally:
         shutil.rmtree(pycache, ignore_errors=True)
         floor.client.delete_table(TableName=table)

@@ -250,14 +250,16 @@ def _old_section(text: str, heading: str) -> list[str] | None:
 def _spliced(report: Report) -> dict[str, tuple[str, str, list[str] | None]]:
     return {
         "tokens": (
-            "tokens", TOKENS_HEADING,
+            "tokens",
+            TOKENS_HEADING,
             tokens_markdown(report.tokens) if report.tokens is not None else None,
         ),
         "async": (
-            "async_", ASYNC_HEADING,
+            "async_",
+            ASYNC_HEADING,
             async_markdown(report.async_) if report.async_ is not None else None,
         ),
-    }  # fmt: skip
+    }
 
 
 def write(report: Report, out: Path) -> dict[str, Path]:

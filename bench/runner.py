@@ -405,9 +405,13 @@ def run(options: Options | None = None) -> Report:
             report.tokens.git = report.machine["git"]
         if "async" in options.sections:
             report.async_ = bench_async(
-                dynalite, options.async_rounds, options.cold_starts, options.proxy,
-                options.gc_freeze, log=_log(options),
-            )  # fmt: skip
+                dynalite,
+                options.async_rounds,
+                options.cold_starts,
+                options.proxy,
+                options.gc_freeze,
+                log=_log(options),
+            )
             report.async_.date = report.machine["date"]
             report.async_.git = report.machine["git"]
             if options.verbose:

@@ -173,8 +173,15 @@ def _ms(values: list[float], quantile: float) -> str:
     return f"{ordered[math.ceil(quantile * len(ordered)) - 1] * 1000:.1f}" if ordered else "-"
 
 
-def report(args: argparse.Namespace, workers: list[Worker], duration: float, errors: Errors,
-           checked: int, lost: set[str], resurrected: set[str]) -> str:  # fmt: skip
+def report(
+    args: argparse.Namespace,
+    workers: list[Worker],
+    duration: float,
+    errors: Errors,
+    checked: int,
+    lost: set[str],
+    resurrected: set[str],
+) -> str:
     per_op = {op: [t for w in workers for t in w.latencies[op]] for op in OPS}
     total = sum(len(values) for values in per_op.values())
     results = {
@@ -200,12 +207,14 @@ def report(args: argparse.Namespace, workers: list[Worker], duration: float, err
         "",
         "| operation | count | ops/s | median ms | p99 ms |",
         "| --- | ---: | ---: | ---: | ---: |",
-        *(f"| {op} | {len(v)} | {len(v) / duration:.0f} | {_ms(v, 0.5)} | {_ms(v, 0.99)} |"
-          for op, v in per_op.items()),
+        *(
+            f"| {op} | {len(v)} | {len(v) / duration:.0f} | {_ms(v, 0.5)} | {_ms(v, 0.99)} |"
+            for op, v in per_op.items()
+        ),
         "",
         "cond_store is load + `store_session(new, expected=loaded)`; find checks the thread's "
         "own sessions of one shop; delete_many deletes 2-4 ids. Successful operations only.",
-    ]  # fmt: skip
+    ]
     if errors.counts or lost or resurrected:
         lines += ["", "## Problems", ""]
         lines += [f"- {name}: {count}" for name, count in errors.counts.most_common()]
@@ -241,12 +250,16 @@ def main(argv: list[str] | None = None) -> int:
         storage.create_table()
         shops = [shop_name(f"soak{i}") for i in range(args.shops)]
         errors = Errors()
-        workers = [Worker(i, shops, args.sessions_per_thread, args.seed, errors)
-                   for i in range(args.threads)]  # fmt: skip
+        workers = [
+            Worker(i, shops, args.sessions_per_thread, args.seed, errors)
+            for i in range(args.threads)
+        ]
         started = time.perf_counter()
         deadline = started + args.seconds
-        threads = [threading.Thread(target=w.run, args=(storage, deadline, args.max_ops),
-                                    daemon=True) for w in workers]  # fmt: skip
+        threads = [
+            threading.Thread(target=w.run, args=(storage, deadline, args.max_ops), daemon=True)
+            for w in workers
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:

@@ -161,9 +161,15 @@ def bench_tokens(
     run_id = uuid.uuid4().hex[:6]
     with FakeShopify(latency=latency) as fake:
         config = FleetConfig(
-            endpoint, table, fake.url, fake.client_id, fake.client_secret,
-            threads=THREADS, timeout=REFRESH_TIMEOUT_S, lease=LEASE_S,
-        )  # fmt: skip
+            endpoint,
+            table,
+            fake.url,
+            fake.client_id,
+            fake.client_secret,
+            threads=THREADS,
+            timeout=REFRESH_TIMEOUT_S,
+            lease=LEASE_S,
+        )
         with fleet(config, processes=PROCESSES) as running:
             rounds = [(i, mode) for i in range(-WARM_UP_STORMS, storms) for mode in MODES]
             for i, mode in rounds:
@@ -213,27 +219,35 @@ def tokens_markdown(section: TokenSection) -> list[str]:
     rows = [
         (
             "refresh calls per storm (min / median / max)",
-            calls(fleet_), calls(unguarded), "1 per expiry",
+            calls(fleet_),
+            calls(unguarded),
+            "1 per expiry",
             fleet_.calls_min == fleet_.calls_max == 1,
         ),
         (
             "stored token active after the storm",
-            f"{fleet_.stored_active} of {n}", f"{unguarded.stored_active} of {n}",
-            f"{n} of {n}", fleet_.stored_active == n,
+            f"{fleet_.stored_active} of {n}",
+            f"{unguarded.stored_active} of {n}",
+            f"{n} of {n}",
+            fleet_.stored_active == n,
         ),
         (
             f"workers holding a revoked token (of {fleet_.waits})",
-            str(fleet_.revoked), str(unguarded.revoked), "-", None,
+            str(fleet_.revoked),
+            str(unguarded.revoked),
+            "-",
+            None,
         ),
         ("errors", str(fleet_.errors), str(unguarded.errors), "-", None),
         ("p50 wait ms", f"{fleet_.p50_ms:.0f}", f"{unguarded.p50_ms:.0f}", "-", None),
         (
             "p99 wait ms",
-            f"{fleet_.p99_ms:.0f}", f"{unguarded.p99_ms:.0f}",
+            f"{fleet_.p99_ms:.0f}",
+            f"{unguarded.p99_ms:.0f}",
             f"<= {target_ms:.0f} (latency {latency_ms:.0f} + {P99_SLACK_MS:.0f})",
             fleet_.p99_ms <= target_ms,
         ),
-    ]  # fmt: skip
+    ]
     lines = [
         f"{TOKENS_HEADING} ({section.workers} workers, {n} storms per mode)",
         "",

@@ -10,6 +10,8 @@ storage.load_session("offline_example.myshopify.com")
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from ._version import __version__
+
 if TYPE_CHECKING:
     from shopify_sessions.domain.scopes import AuthScopes
     from shopify_sessions.domain.session import (
@@ -75,11 +77,10 @@ __all__ = [
     "TokenDecryptionError",
     "TokenRefreshError",
     "UnknownKeyError",
+    "__version__",
     "offline_session_id",
     "online_session_id",
 ]
-
-__version__ = "0.1.0"
 
 
 _LAZY = {  # name: module, imported on first use

@@ -76,9 +76,11 @@ def _seed(truth: DynamoDBSessionStorage, n: int) -> list[Any]:
 
 @pytest.mark.parametrize("n", [2, 250])
 async def test_concurrent_loads_go_out_as_batch_gets(
-    storage: AsyncDynamoDBSessionStorage, truth: DynamoDBSessionStorage, proxy: DynamoProxy,
+    storage: AsyncDynamoDBSessionStorage,
+    truth: DynamoDBSessionStorage,
+    proxy: DynamoProxy,
     n: int,
-) -> None:  # fmt: skip
+) -> None:
     sessions = _seed(truth, n)
     proxy.reset()
     loaded = await asyncio.gather(*(storage.load_session(s.id) for s in sessions))
@@ -92,12 +94,20 @@ async def test_each_caller_gets_its_own_answer_or_its_own_error(
     present = _seed(truth, 3)
     truth.store_session(offline("corrupt.myshopify.com"))
     corrupt_id = offline("corrupt.myshopify.com").id
-    spoil = {"UpdateExpression": "SET isOnline = :x",
-             "ExpressionAttributeValues": {":x": {"M": {}}}}  # fmt: skip
+    spoil = {
+        "UpdateExpression": "SET isOnline = :x",
+        "ExpressionAttributeValues": {":x": {"M": {}}},
+    }
     truth.run(truth.requests.update_item(corrupt_id, spoil))
     proxy.reset()
-    ids = [present[0].id, "offline_absent.myshopify.com", corrupt_id, present[1].id,
-           present[0].id, present[2].id]  # fmt: skip
+    ids = [
+        present[0].id,
+        "offline_absent.myshopify.com",
+        corrupt_id,
+        present[1].id,
+        present[0].id,
+        present[2].id,
+    ]
     answers = await asyncio.gather(
         *(storage.load_session(id) for id in ids), return_exceptions=True
     )
@@ -110,9 +120,11 @@ async def test_each_caller_gets_its_own_answer_or_its_own_error(
 
 @pytest.mark.parametrize("n", [2, 60])
 async def test_concurrent_stores_and_deletes_go_out_as_batch_writes(
-    storage: AsyncDynamoDBSessionStorage, truth: DynamoDBSessionStorage, proxy: DynamoProxy,
+    storage: AsyncDynamoDBSessionStorage,
+    truth: DynamoDBSessionStorage,
+    proxy: DynamoProxy,
     n: int,
-) -> None:  # fmt: skip
+) -> None:
     sessions = [online(SHOP, user) for user in range(n)]
     assert await asyncio.gather(*(storage.store_session(s) for s in sessions)) == [True] * n
     assert proxy.counts == {"BatchWriteItem": math.ceil(n / 25)}
@@ -129,9 +141,11 @@ async def test_writes_to_one_id_in_one_turn_keep_their_order(
 ) -> None:
     first, second, other = offline(scope="read_orders"), offline(scope="write_orders"), online()
     await asyncio.gather(
-        storage.store_session(first), storage.store_session(other),
-        storage.store_session(second), storage.delete_session(other.id),
-    )  # fmt: skip
+        storage.store_session(first),
+        storage.store_session(other),
+        storage.store_session(second),
+        storage.delete_session(other.id),
+    )
     assert truth.load_session(first.id) == second  # the later write won
     assert truth.load_session(other.id) is None  # deleted after it was stored
     assert proxy.counts == {"BatchWriteItem": 2}  # one round per write to the same id
@@ -215,9 +229,11 @@ async def test_a_batch_that_fails_fails_each_of_its_callers_with_a_typed_error(
 
 
 async def test_iam_refusing_batches_falls_back_to_single_requests(
-    storage: AsyncDynamoDBSessionStorage, truth: DynamoDBSessionStorage, proxy: DynamoProxy,
+    storage: AsyncDynamoDBSessionStorage,
+    truth: DynamoDBSessionStorage,
+    proxy: DynamoProxy,
     caplog: pytest.LogCaptureFixture,
-) -> None:  # fmt: skip
+) -> None:
     sessions = _seed(truth, 4)
     denied = Fault.error(400, "AccessDeniedException", "not authorized to perform Batch*")
     proxy.faults = lambda op, body, attempt: denied if op.startswith("Batch") else None
@@ -244,7 +260,6 @@ async def test_a_cancelled_caller_leaves_the_others_their_answers(
     assert isinstance(done[1], asyncio.CancelledError)
 
 
-
 async def test_callers_beyond_a_round_wait_their_turn_and_a_cancelled_one_holds_none_up(
     truth: DynamoDBSessionStorage, proxy: DynamoProxy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -263,9 +278,11 @@ async def test_callers_beyond_a_round_wait_their_turn_and_a_cancelled_one_holds_
     monkeypatch.setattr(Coalescer, "_flush", counting_flush)
     sessions = [online(SHOP, user) for user in range(120)]
     async with AsyncDynamoDBSessionStorage(
-        truth.table_name, host=proxy.endpoint, retry=FAST_RETRY,
+        truth.table_name,
+        host=proxy.endpoint,
+        retry=FAST_RETRY,
         botocore_config=Config(max_pool_connections=1),
-    ) as storage:  # fmt: skip
+    ) as storage:
         tasks = [asyncio.ensure_future(storage.store_session(s)) for s in sessions]
         await asyncio.sleep(0)  # the first round queued; the others wait for room
         tasks[60].cancel()
@@ -276,6 +293,7 @@ async def test_callers_beyond_a_round_wait_their_turn_and_a_cancelled_one_holds_
     assert proxy.counts == {"BatchWriteItem": math.ceil(119 / 25)}
     assert truth.load_session(sessions[119].id) == sessions[119]
     assert truth.load_session(sessions[60].id) is None
+
 
 # --- lifecycle and errors ----------------------------------------------------------------------
 
@@ -291,8 +309,12 @@ async def test_close_is_idempotent_and_the_storage_reconnects(
 
 
 async def test_no_region_is_a_typed_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL_DYNAMODB",
-                 "AWS_ENDPOINT_URL"):  # fmt: skip
+    for name in (
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_ENDPOINT_URL_DYNAMODB",
+        "AWS_ENDPOINT_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
     async with AsyncDynamoDBSessionStorage("t") as nowhere:
         with pytest.raises(SessionStorageError, match="no AWS region"):

@@ -131,11 +131,13 @@ async def test_transient_faults_are_retried(
 async def test_a_slow_endpoint_times_out_within_the_timeout(
     fake_shopify: FakeShopify, http: Any
 ) -> None:
-    fake_shopify.latency = 2.0
+    fake_shopify.latency = 30.0
     started = time.monotonic()
     with pytest.raises(TokenRefreshError, match="timed out"):
         await refresher(fake_shopify, http, timeout=0.5).refresh(installed(fake_shopify))
-    assert time.monotonic() - started < 1.5
+    # gave up at the timeout (0.5 s expected), long before the answer: a bound 10x that, so a
+    # busy machine never fails it
+    assert time.monotonic() - started < 5.0
 
 
 async def test_other_refusals_are_not_retried(fake_shopify: FakeShopify, http: Any) -> None:
@@ -179,8 +181,13 @@ async def test_secrets_stay_out_of_reprs_errors_and_debug_logs(
         await client.refresh(new)
     assert "httpcore" in caplog.text  # the transport's DEBUG logs were captured
     text = " ".join([*shown, str(dead.value), caplog.text])
-    hidden = {fake_shopify.client_secret, session.access_token, session.refresh_token,
-              new.access_token, new.refresh_token}  # fmt: skip
+    hidden = {
+        fake_shopify.client_secret,
+        session.access_token,
+        session.refresh_token,
+        new.access_token,
+        new.refresh_token,
+    }
     assert all(secret and secret not in text for secret in hidden)
 
 
@@ -349,7 +356,7 @@ async def test_tasks_of_several_event_loops_meet_through_the_lease(
 
 async def _until_leased(storage: AsyncMemorySessionStorage, id: str) -> None:
     """Returns once a refresh holds the lease (its call to Shopify is in flight)."""
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         snapshot = await storage._lease_store.read(id)
         if snapshot is not None and snapshot.lease_holder is not None:

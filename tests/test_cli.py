@@ -267,9 +267,7 @@ def test_create_table_then_verify_then_create_again(endpoint: str) -> None:
         ttl = client.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
         assert ttl["TimeToLiveStatus"] == "ENABLED"
     finally:
-        raw_dynamodb_client(endpoint).delete_table(
-            TableName=name
-        )
+        raw_dynamodb_client(endpoint).delete_table(TableName=name)
 
 
 def test_verify_lists_each_difference_and_exits_1(endpoint: str, table: str) -> None:
@@ -556,9 +554,13 @@ def test_purge_leaves_a_session_refreshed_after_the_scan(endpoint: str, table: s
 
     target = storage(endpoint, table)
     stale = Session(
-        id="refreshed", shop=ALPHA, state="s", is_online=False, access_token=_token("shpat_"),
+        id="refreshed",
+        shop=ALPHA,
+        state="s",
+        is_online=False,
+        access_token=_token("shpat_"),
         expires=NOW - timedelta(hours=1),
-    )  # fmt: skip
+    )
     target.store_session(stale)
     (scanned,) = scan(target)
     fresh = stale.copy()

@@ -111,11 +111,16 @@ def test_migration_stopped_halfway_stores_what_it_exchanged(
     env_args = ["--endpoint-url", table.connection.host or "", "--table", table.table_name]
     process = subprocess.Popen(
         [*CLI, *env_args, "migrate-to-expiring", "--concurrency", "1"],
-        env={**os.environ, "SHOPIFY_API_KEY": fake_shopify.client_id,
-             "SHOPIFY_API_SECRET": fake_shopify.client_secret,
-             "SHOPIFY_SESSIONS_SHOPIFY_ENDPOINT": fake_shopify.url},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        env={
+            **os.environ,
+            "SHOPIFY_API_KEY": fake_shopify.client_id,
+            "SHOPIFY_API_SECRET": fake_shopify.client_secret,
+            "SHOPIFY_SESSIONS_SHOPIFY_ENDPOINT": fake_shopify.url,
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 30
     while fake_shopify.call_count() == 0 and time.monotonic() < deadline:
         time.sleep(0.02)

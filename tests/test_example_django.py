@@ -249,8 +249,12 @@ def test_manage_py_check_fails_on_a_missing_table(moto_server_endpoint: str) -> 
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check"],
-        cwd=EXAMPLE, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=EXAMPLE,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
     assert result.returncode == 1, result.stdout + result.stderr
     assert "shopify_sessions.E002" in result.stderr

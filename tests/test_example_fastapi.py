@@ -82,17 +82,25 @@ class FastAPIDriver:
 
     def run_job(self, concurrency: int) -> list[str]:
         job = partial(
-            example.check_shops, concurrency, self.settings,
-            storage=self.app_storage, http_client=self._http,
-        )  # fmt: skip
+            example.check_shops,
+            concurrency,
+            self.settings,
+            storage=self.app_storage,
+            http_client=self._http,
+        )
         lines: list[str] = self._portal.call(job)
         return lines
 
     def online(self) -> FastAPIDriver:
         driver = FastAPIDriver(
-            self.shopify, self.storage, self.app_storage, self._http, self._portal, self._stack,
+            self.shopify,
+            self.storage,
+            self.app_storage,
+            self._http,
+            self._portal,
+            self._stack,
             online_tokens=True,
-        )  # fmt: skip
+        )
         return self._portal.call(driver.start)
 
     def patch_storage(

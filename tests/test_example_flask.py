@@ -49,7 +49,10 @@ class FlaskDriver:
     """The Flask example, made by its own ``create_app`` with our storage and HTTP client."""
 
     def __init__(
-        self, shopify: FakeShopify, storage: DynamoDBSessionStorage, http: httpx.Client,
+        self,
+        shopify: FakeShopify,
+        storage: DynamoDBSessionStorage,
+        http: httpx.Client,
         **config: Any,
     ) -> None:
         self.shopify, self.storage, self._http = shopify, storage, http
@@ -84,9 +87,11 @@ class FlaskDriver:
 
 @pytest.fixture
 def app(moto_server_endpoint: str) -> Iterator[FlaskDriver]:
-    with fake_shopify() as shopify, moto_table(
-        moto_server_endpoint, "flask"
-    ) as storage, shopify.client() as http:
+    with (
+        fake_shopify() as shopify,
+        moto_table(moto_server_endpoint, "flask") as storage,
+        shopify.client() as http,
+    ):
         yield FlaskDriver(shopify, storage, http)
 
 
@@ -104,8 +109,12 @@ def test_the_examples_own_tests_pass_with_the_pytest_plugin() -> None:
     result = subprocess.run(
         # -n 0: not on this repository's xdist workers (its pyproject's addopts), as in an app
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", str(EXAMPLE)],
-        cwd=EXAMPLE.parent.parent, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=EXAMPLE.parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 passed" in result.stdout

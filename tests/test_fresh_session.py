@@ -79,9 +79,7 @@ def test_a_rejected_token_is_refreshed_once(backend: Backend, fake_shopify: Fake
     assert fake_shopify.call_count() == 1
 
 
-def test_a_dead_grant_is_dead_for_every_caller(
-    backend: Backend, fake_shopify: FakeShopify
-) -> None:
+def test_a_dead_grant_is_dead_for_every_caller(backend: Backend, fake_shopify: FakeShopify) -> None:
     storage = backend.storage()
     old = _stored(storage, fake_shopify)
     fake_shopify.uninstall(SHOP)
@@ -160,7 +158,7 @@ def _while_leased(
 
     def run() -> None:
         try:
-            deadline = time.monotonic() + 5
+            deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 snapshot = storage._lease_store.read(id)
                 if snapshot is not None and snapshot.lease_holder is not None:
@@ -329,7 +327,8 @@ def test_a_waiter_gives_up_after_lease_and_timeout(fake_shopify: FakeShopify) ->
         storage.load_fresh_session(
             old.id, refresher(fake_shopify, timeout=0.5), lease=timedelta(seconds=2.6)
         )
-    assert 3.0 <= time.monotonic() - started < 4.5
+    # lease 2.6 s + timeout 0.5 s = 3.1 s expected, never the holder's 60 s lease
+    assert 3.0 <= time.monotonic() - started < 20
     assert fake_shopify.call_count() == 0
 
 

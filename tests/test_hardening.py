@@ -77,8 +77,9 @@ def test_a_ciphertext_copied_from_another_table_does_not_decrypt(dynamo: Backend
     dynamo.raw_client().put_item(TableName=other.table_name, Item=item)
     with pytest.raises(TokenDecryptionError, match="another table"):
         other.load_session(session.id)
-    renamed = dynamo.storage(other.table_name, create=False, token_cipher=cipher,
-                             cipher_table_name=source.table_name)  # fmt: skip
+    renamed = dynamo.storage(
+        other.table_name, create=False, token_cipher=cipher, cipher_table_name=source.table_name
+    )
     assert renamed.load_session(session.id) == session  # after a rename: the old name
     assert source.load_session(session.id) == session
 
@@ -91,9 +92,11 @@ def test_v1_values_still_read_and_re_encrypt_upgrades_them(dynamo: Backend) -> N
     plain.store_session(session)
     v1 = cipher.encrypt(session.access_token or "", session_id=session.id, field="accessToken")
     dynamo.raw_client().update_item(
-        TableName=storage.table_name, Key={"id": {"S": session.id}},
-        UpdateExpression="SET accessToken = :v", ExpressionAttributeValues={":v": {"S": v1}},
-    )  # fmt: skip
+        TableName=storage.table_name,
+        Key={"id": {"S": session.id}},
+        UpdateExpression="SET accessToken = :v",
+        ExpressionAttributeValues={":v": {"S": v1}},
+    )
     assert storage.load_session(session.id) == session
     assert storage.re_encrypt() == 1
     assert dynamo.raw_item(storage, session.id)["accessToken"]["S"].startswith("ssenc:v2:")
@@ -110,8 +113,10 @@ def test_require_encrypted_refuses_plaintext(dynamo: Backend) -> None:
     assert storage.find_sessions_by_shop(offline().shop) == []  # skipped with a warning
     assert storage.re_encrypt() == 1  # re-encrypting is how plaintext goes away
     assert storage.load_session(offline().id) == offline()
-    env = {"SHOPIFY_SESSIONS_TOKEN_KEYS": f"k1:{encode_key(K32)}",
-           "SHOPIFY_SESSIONS_REQUIRE_ENCRYPTED": "1"}  # fmt: skip
+    env = {
+        "SHOPIFY_SESSIONS_TOKEN_KEYS": f"k1:{encode_key(K32)}",
+        "SHOPIFY_SESSIONS_REQUIRE_ENCRYPTED": "1",
+    }
     from_env = TokenCipher.from_env(env)
     assert from_env is not None and from_env.require_encrypted
 
@@ -128,10 +133,11 @@ def test_one_unreadable_token_never_breaks_finds_scans_or_rotation(
     storage.store_session(tampered)
     value = dynamo.raw_item(storage, tampered.id)["accessToken"]["S"]
     dynamo.raw_client().update_item(
-        TableName=storage.table_name, Key={"id": {"S": tampered.id}},
+        TableName=storage.table_name,
+        Key={"id": {"S": tampered.id}},
         UpdateExpression="SET accessToken = :v",
         ExpressionAttributeValues={":v": {"S": value[:-4] + "AAAA"}},
-    )  # fmt: skip
+    )
     caplog.set_level(logging.WARNING, logger="shopify_sessions")
     found = storage.find_sessions_by_shop(offline().shop)
     assert sorted(s.id for s in found) == sorted(s.id for s in good)
@@ -152,17 +158,19 @@ def test_re_encrypt_leaves_concurrent_changes_alone(
     plain = dynamo.storage()
     session = offline(scope="read_products")
     plain.store_session(session)
-    storage = dynamo.storage(plain.table_name, create=False,
-                             token_cipher=TokenCipher({"k1": K32}, "k1"))  # fmt: skip
+    storage = dynamo.storage(
+        plain.table_name, create=False, token_cipher=TokenCipher({"k1": K32}, "k1")
+    )
     original = storage.plans.reseal
 
     def meanwhile(id: str, stored: dict[str, str | None]) -> Plan[int]:
         dynamo.raw_client().update_item(  # another writer, between the scan and the rewrite
-            TableName=storage.table_name, Key={"id": {"S": id}},
+            TableName=storage.table_name,
+            Key={"id": {"S": id}},
             UpdateExpression="SET #s = :s, nodeExtra = :x",
             ExpressionAttributeNames={"#s": "scope"},
             ExpressionAttributeValues={":s": {"S": "write_orders"}, ":x": {"S": "kept"}},
-        )  # fmt: skip
+        )
         return original(id, stored)
 
     monkeypatch.setattr(storage.plans, "reseal", meanwhile)
@@ -185,6 +193,7 @@ def test_an_encrypted_token_without_a_cipher_says_what_to_set(dynamo: Backend) -
 
 
 # --- 8, 9, 10, 13, 22, 24: connections, deadlines, close, fork ------------------------------
+
 
 def test_no_region_is_a_storage_error_from_every_method(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
@@ -222,13 +231,16 @@ def test_a_hung_endpoint_costs_seconds_not_minutes() -> None:
     server, url = _silent_server()
     try:
         storage = DynamoDBSessionStorage(
-            "t", host=url, retry=RetryPolicy(deadline=1.0),
+            "t",
+            host=url,
+            retry=RetryPolicy(deadline=1.0),
             botocore_config=Config(read_timeout=0.4, connect_timeout=0.4),
-        )  # fmt: skip
+        )
         started = time.monotonic()
         with pytest.raises(StorageUnavailableError, match="deadline"):
             storage.load_session("x")
-        assert time.monotonic() - started < 2.5
+        # the 1 s deadline plus one 0.4 s read: about 1.4 s expected, minutes without a deadline
+        assert time.monotonic() - started < 10
     finally:
         server.close()
     assert RetryPolicy().deadline == 10.0
@@ -239,9 +251,16 @@ def test_a_hung_endpoint_costs_seconds_not_minutes() -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", [{"max_delay": float("inf")}, {"base_delay": float("nan")}, {"deadline": 0},
-            {"attempts": 0}, {"deadline": float("inf")}, {"max_delay": -1}],
-)  # fmt: skip
+    "bad",
+    [
+        {"max_delay": float("inf")},
+        {"base_delay": float("nan")},
+        {"deadline": 0},
+        {"attempts": 0},
+        {"deadline": float("inf")},
+        {"max_delay": -1},
+    ],
+)
 def test_retry_policy_refuses_nonsense(bad: dict[str, Any]) -> None:
     name = next(iter(bad))
     with pytest.raises(ValueError, match=name):
@@ -263,8 +282,9 @@ def test_close_while_calls_run(dynamo: Backend) -> None:
     thread.start()
     try:
         with ThreadPoolExecutor(4) as pool:
-            found = list(pool.map(lambda _: storage.find_sessions_by_shop("busy.myshopify.com"),
-                                  range(20)))  # fmt: skip
+            found = list(
+                pool.map(lambda _: storage.find_sessions_by_shop("busy.myshopify.com"), range(20))
+            )
     finally:
         stop.set()
         thread.join()

@@ -144,30 +144,63 @@ else:
 def test_the_cloudformation_and_terraform_definitions(endpoint: str) -> None:
     import yaml
 
-    printed = run("--table", "t1", "create-table", "--print", "cloudformation", "--ttl",
-                  "--provisioned", "1", "1", endpoint=endpoint)  # fmt: skip
+    printed = run(
+        "--table",
+        "t1",
+        "create-table",
+        "--print",
+        "cloudformation",
+        "--ttl",
+        "--provisioned",
+        "1",
+        "1",
+        endpoint=endpoint,
+    )
     assert printed.code == 0, printed
     template = yaml.safe_load(printed.out)
     properties = template["Resources"]["ShopifySessionsTable"]["Properties"]
-    as_json = json.loads(run("--table", "t1", "create-table", "--print", "json",
-                             "--provisioned", "1", "1", endpoint=endpoint).out)  # fmt: skip
+    as_json = json.loads(
+        run(
+            "--table",
+            "t1",
+            "create-table",
+            "--print",
+            "json",
+            "--provisioned",
+            "1",
+            "1",
+            endpoint=endpoint,
+        ).out
+    )
     assert {k: v for k, v in properties.items() if k != "TimeToLiveSpecification"} == as_json
     assert properties["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
     # in a process of its own: cfn-lint's rules and schemas take ~100 MB, for good once imported
-    lint = subprocess.run([sys.executable, "-c", _CFN_LINT], input=printed.out,
-                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    lint = subprocess.run(
+        [sys.executable, "-c", _CFN_LINT],
+        input=printed.out,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert lint.returncode == 0, lint.stderr
     matches = json.loads(lint.stdout)
     if matches is not None:  # None: no cfn-lint (it comes with moto[server])
         assert matches == []
 
-    terraform = run("--table", "t1", "create-table", "--print", "terraform", "--ttl",
-                    endpoint=endpoint).out  # fmt: skip
+    terraform = run(
+        "--table", "t1", "create-table", "--print", "terraform", "--ttl", endpoint=endpoint
+    ).out
     assert terraform.count("{") == terraform.count("}")
-    for line in ('resource "aws_dynamodb_table" "t1"', 'name         = "t1"',
-                 'billing_mode = "PAY_PER_REQUEST"', 'hash_key     = "id"',
-                 'name            = "shop_index"', 'projection_type = "KEYS_ONLY"',
-                 'attribute_name = "ttl"'):  # fmt: skip
+    for line in (
+        'resource "aws_dynamodb_table" "t1"',
+        'name         = "t1"',
+        'billing_mode = "PAY_PER_REQUEST"',
+        'hash_key     = "id"',
+        'name            = "shop_index"',
+        'projection_type = "KEYS_ONLY"',
+        'attribute_name = "ttl"',
+    ):
         assert line in terraform
 
 
@@ -177,8 +210,15 @@ def test_the_cloudformation_and_terraform_definitions(endpoint: str) -> None:
 def _expired(shop: str, n: int) -> Session:
     from datetime import datetime, timedelta, timezone
 
-    return Session(f"{shop}_{n}", shop, "s", True, "read_orders", access_token=f"shpua_{n}",
-                   expires=datetime.now(timezone.utc) - timedelta(days=2))  # fmt: skip
+    return Session(
+        f"{shop}_{n}",
+        shop,
+        "s",
+        True,
+        "read_orders",
+        access_token=f"shpua_{n}",
+        expires=datetime.now(timezone.utc) - timedelta(days=2),
+    )
 
 
 def test_purge_dry_run_summarises_and_lists_all_in_json(endpoint: str, table: str) -> None:
@@ -202,8 +242,9 @@ def _on_a_terminal(args: list[str], answer: str) -> tuple[int, str]:
     import pty
 
     leader, follower = pty.openpty()
-    process = subprocess.Popen(args, stdin=follower, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)  # fmt: skip
+    process = subprocess.Popen(
+        args, stdin=follower, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     os.close(follower)
     os.write(leader, answer.encode())
     out, err = process.communicate(timeout=60)
@@ -231,7 +272,10 @@ def test_reporting_commands_speak_json(endpoint: str, table: str) -> None:
     for session in sessions():
         target.store_session(session)
     assert run("verify", "--json", endpoint=endpoint, table=table).json() == {
-        "table": table, "matches": True, "differences": []}  # fmt: skip
+        "table": table,
+        "matches": True,
+        "differences": [],
+    }
     ttl = run("enable-ttl", "--json", endpoint=endpoint, table=table).json()
     assert ttl["scanned"] == 3 and ttl["table"] == table
     keys = {"SHOPIFY_SESSIONS_TOKEN_KEYS": "k1:" + "A" * 43}

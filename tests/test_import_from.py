@@ -56,32 +56,70 @@ def _at(delta: timedelta, ms: int) -> datetime:
 
 
 BATTERY = [
-    Session(id=f"offline_{ALPHA}", shop=ALPHA, state="s1", is_online=False,
-            scope="write_products,read_orders", access_token=_token("shpat_")),
-    Session(id=f"{ALPHA}_902541635", shop=ALPHA, state="s2", is_online=True,
-            scope="write_products", expires=_at(timedelta(days=1), 537),
-            access_token=_token("shpua_"),
-            online_access_info=OnlineAccessInfo(
-                expires_in=86399, associated_user_scope="write_products",
-                associated_user=AssociatedUser(
-                    id=902541635, first_name="Jöhn", last_name="O'Brien 🍩",
-                    email="john@example.com", email_verified=True, account_owner=True,
-                    locale="fr-CA", collaborator=False))),
-    Session(id=f"offline_{BETA}", shop=BETA, state="s3", is_online=False, scope="read_products",
-            expires=_at(timedelta(hours=1), 123), access_token=_token("shpat_"),
-            refresh_token=_token("shprt_"),
-            refresh_token_expires=_at(timedelta(days=90), 999)),
-    Session(id=f"offline_{GAMMA}", shop=GAMMA, state="", is_online=False,
-            scope="read_products, write_orders,unauthenticated_read_product_listings",
-            access_token=_token("shpat_+/=") + "=="),
-    Session(id=f"{BETA}_1099511627776", shop=BETA, state="s5", is_online=True,
-            scope="read_orders", expires=_at(timedelta(hours=2), 1),
-            access_token=_token("shpua_"),
-            online_access_info=OnlineAccessInfo(
-                expires_in=7200,
-                associated_user=AssociatedUser(id=2**40, first_name="Zoë 中文 🎉",
-                                               locale="ja"))),
-]  # fmt: skip
+    Session(
+        id=f"offline_{ALPHA}",
+        shop=ALPHA,
+        state="s1",
+        is_online=False,
+        scope="write_products,read_orders",
+        access_token=_token("shpat_"),
+    ),
+    Session(
+        id=f"{ALPHA}_902541635",
+        shop=ALPHA,
+        state="s2",
+        is_online=True,
+        scope="write_products",
+        expires=_at(timedelta(days=1), 537),
+        access_token=_token("shpua_"),
+        online_access_info=OnlineAccessInfo(
+            expires_in=86399,
+            associated_user_scope="write_products",
+            associated_user=AssociatedUser(
+                id=902541635,
+                first_name="Jöhn",
+                last_name="O'Brien 🍩",
+                email="john@example.com",
+                email_verified=True,
+                account_owner=True,
+                locale="fr-CA",
+                collaborator=False,
+            ),
+        ),
+    ),
+    Session(
+        id=f"offline_{BETA}",
+        shop=BETA,
+        state="s3",
+        is_online=False,
+        scope="read_products",
+        expires=_at(timedelta(hours=1), 123),
+        access_token=_token("shpat_"),
+        refresh_token=_token("shprt_"),
+        refresh_token_expires=_at(timedelta(days=90), 999),
+    ),
+    Session(
+        id=f"offline_{GAMMA}",
+        shop=GAMMA,
+        state="",
+        is_online=False,
+        scope="read_products, write_orders,unauthenticated_read_product_listings",
+        access_token=_token("shpat_+/=") + "==",
+    ),
+    Session(
+        id=f"{BETA}_1099511627776",
+        shop=BETA,
+        state="s5",
+        is_online=True,
+        scope="read_orders",
+        expires=_at(timedelta(hours=2), 1),
+        access_token=_token("shpua_"),
+        online_access_info=OnlineAccessInfo(
+            expires_in=7200,
+            associated_user=AssociatedUser(id=2**40, first_name="Zoë 中文 🎉", locale="ja"),
+        ),
+    ),
+]
 TOKENS = [t for s in BATTERY for t in (s.access_token, s.refresh_token) if t]
 
 
@@ -141,8 +179,13 @@ NODE_TARGETS = {
     "mongodb-canonical": (Keeps(info_extras=True), "MongoDB session storage"),
 }
 PRISMA = Keeps(prisma_flags=True)
-SOURCE_NAMES = [*NODE_TARGETS, "prisma-sqlite-epoch-ms", "prisma-sqlite-iso",
-                "prisma-postgresql", "prisma-mysql"]  # fmt: skip
+SOURCE_NAMES = [
+    *NODE_TARGETS,
+    "prisma-sqlite-epoch-ms",
+    "prisma-sqlite-iso",
+    "prisma-postgresql",
+    "prisma-mysql",
+]
 
 
 @dataclass
@@ -155,9 +198,14 @@ class Peers:
 def _write_with_node(targets: list[dict[str, Any]]) -> dict[str, Any]:
     request = {"battery": [session_to_node_json(s) for s in BATTERY], "targets": targets}
     process = subprocess.run(
-        ["node", str(INTEROP_DIR / "session_sources.mjs")], input=json.dumps(request),
-        capture_output=True, text=True, timeout=120, cwd=INTEROP_DIR, check=False,
-    )  # fmt: skip
+        ["node", str(INTEROP_DIR / "session_sources.mjs")],
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=INTEROP_DIR,
+        check=False,
+    )
     lines = process.stdout.strip().splitlines()
     assert lines, f"session_sources.mjs said nothing: {process.stderr[-2000:]}"
     answer: dict[str, Any] = json.loads(lines[-1])
@@ -181,16 +229,32 @@ def peers() -> Iterator[Peers]:
         pytest.skip(f"import-from's peers cannot run: {why}")
     folder = Path(tempfile.mkdtemp(prefix="import-from-"))
     with run_postgresql() as pg, run_mariadb() as maria, run_redis() as redis:
-        paths = {k: str(folder / f"{k}.{ext}") for k, ext in (
-            ("sqlite", "sqlite"), ("drizzle-sqlite", "sqlite"), ("kv", "json"),
-            ("mongodb", "jsonl"), ("mongodb-canonical", "json"))}  # fmt: skip
-        urls = {"postgresql": pg.url, "drizzle-postgresql": pg.url, "mysql": maria.url,
-                "drizzle-mysql": maria.url, "redis": redis.url}  # fmt: skip
+        paths = {
+            k: str(folder / f"{k}.{ext}")
+            for k, ext in (
+                ("sqlite", "sqlite"),
+                ("drizzle-sqlite", "sqlite"),
+                ("kv", "json"),
+                ("mongodb", "jsonl"),
+                ("mongodb-canonical", "json"),
+            )
+        }
+        urls = {
+            "postgresql": pg.url,
+            "drizzle-postgresql": pg.url,
+            "mysql": maria.url,
+            "drizzle-mysql": maria.url,
+            "redis": redis.url,
+        }
         targets = [
-            {"kind": kind, "url": urls.get(kind), "path": paths.get(kind),
-             "expected": [session_to_node_json(expected(s, keeps)) for s in BATTERY]}
+            {
+                "kind": kind,
+                "url": urls.get(kind),
+                "path": paths.get(kind),
+                "expected": [session_to_node_json(expected(s, keeps)) for s in BATTERY],
+            }
             for kind, (keeps, _name) in NODE_TARGETS.items()
-        ]  # fmt: skip
+        ]
         results = _write_with_node(targets)
         for kind, result in results.items():  # our precision rules == what the adapter loads
             assert result["written"] == len(BATTERY), kind
@@ -201,8 +265,9 @@ def peers() -> Iterator[Peers]:
         prisma_tables.write_mysql(maria.port, BATTERY)
         sources: dict[str, Source] = {}
         for kind, (keeps, name) in NODE_TARGETS.items():
-            target = urls.get(kind) or (f"sqlite:///{paths[kind]}" if "sqlite" in kind
-                                        else paths[kind])  # fmt: skip
+            target = urls.get(kind) or (
+                f"sqlite:///{paths[kind]}" if "sqlite" in kind else paths[kind]
+            )
             table = {
                 "postgresql": "shopify_sessions",
                 "mysql": "shopify_sessions",
@@ -235,9 +300,7 @@ def table(dynalite_endpoint: str) -> Iterator[DynamoDBSessionStorage]:
     storage = DynamoDBSessionStorage(f"import_{uuid.uuid4().hex[:10]}", host=dynalite_endpoint)
     storage.create_table()
     yield storage
-    raw_dynamodb_client(dynalite_endpoint).delete_table(
-        TableName=storage.table_name
-    )
+    raw_dynamodb_client(dynalite_endpoint).delete_table(TableName=storage.table_name)
 
 
 def _import(endpoint: str, storage: DynamoDBSessionStorage, *args: str) -> Any:
@@ -301,8 +364,13 @@ def test_bad_records_are_listed_by_key_without_tokens_and_dry_run_writes_nothing
     secret = _token("shpat_")
     client = redis.Redis.from_url(peers.servers["redis"].url)
     prefix = f"broken{uuid.uuid4().hex[:6]}"
-    good = [["id", "offline_delta.myshopify.com"], ["shop", "delta.myshopify.com"],
-            ["state", "x"], ["isOnline", False], ["accessToken", secret]]  # fmt: skip
+    good = [
+        ["id", "offline_delta.myshopify.com"],
+        ["shop", "delta.myshopify.com"],
+        ["state", "x"],
+        ["isOnline", False],
+        ["accessToken", secret],
+    ]
     client.set(f"{prefix}_offline_delta.myshopify.com", json.dumps(good))
     client.set(f"{prefix}_delta.myshopify.com", json.dumps([f"{prefix}_offline_delta"]))
     seconds = [*good[:4], ["expires", int(NOW.timestamp())], ["accessToken", secret]]
@@ -353,17 +421,24 @@ def test_a_date_in_the_wrong_unit_is_a_problem_not_a_date_1000_times_off() -> No
         shopify_row_to_session({**row, "expires": ms}, "sqlite")
     with pytest.raises(ValueError, match=r"'refreshTokenExpires' is too small for epoch"):
         shopify_row_to_session({**row, "refreshTokenExpires": ms // 1000}, "postgresql")
-    session = shopify_row_to_session({**row, "expires": ms // 1000, "refreshtokenexpires": ms},
-                                     "postgresql")  # fmt: skip
+    session = shopify_row_to_session(
+        {**row, "expires": ms // 1000, "refreshtokenexpires": ms}, "postgresql"
+    )
     assert session.expires == NOW and session.refresh_token_expires == NOW
 
 
 @pytest.mark.parametrize(
     "value",
-    [datetime(2030, 1, 1, 0, 0, 0, 537000), 1893456000537, "1893456000537",
-     "2030-01-01T00:00:00.537Z", "2030-01-01 00:00:00.537", "2030-01-01 00:00:00.537 +00:00",
-     "2030-01-01T01:00:00.537+01:00"],
-)  # fmt: skip
+    [
+        datetime(2030, 1, 1, 0, 0, 0, 537000),
+        1893456000537,
+        "1893456000537",
+        "2030-01-01T00:00:00.537Z",
+        "2030-01-01 00:00:00.537",
+        "2030-01-01 00:00:00.537 +00:00",
+        "2030-01-01T01:00:00.537+01:00",
+    ],
+)
 def test_orm_dates_in_every_encoding_the_drivers_write(value: Any) -> None:
     from shopify_sessions.importers.values import orm_datetime
 
@@ -390,7 +465,7 @@ def test_key_value_shapes_and_extended_json() -> None:
             "associated_user": {"id": {"$numberLong": "1099511627776"}},
         },
     }
-    session = document_to_session(decode_extended_json(canonical))  # fmt: skip
+    session = document_to_session(decode_extended_json(canonical))
     assert session.expires == datetime(2030, 1, 1, 0, 0, 0, 537000, timezone.utc)
     info = session.online_access_info
     assert info is not None and info.expires_in == 60

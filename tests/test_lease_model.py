@@ -140,9 +140,16 @@ def test_any_interleaving_keeps_the_newest_pair_and_one_refresh(
     shopify = Shopify(clock)
     storage = MemorySessionStorage()
     stored = Session(
-        "offline_model.myshopify.com", "model.myshopify.com", "", False, "read_orders",
-        START + timedelta(minutes=2), "at-0", "rt-0", START + timedelta(days=60),
-    )  # fmt: skip
+        "offline_model.myshopify.com",
+        "model.myshopify.com",
+        "",
+        False,
+        "read_orders",
+        START + timedelta(minutes=2),
+        "at-0",
+        "rt-0",
+        START + timedelta(days=60),
+    )
     storage.store_session(stored)
     flows = [
         Caller(

@@ -57,8 +57,12 @@ def test_a_post_from_a_page_is_refused(endpoint: LocalEndpoint) -> None:
 def test_moto_api_is_not_served(endpoint: LocalEndpoint) -> None:
     storage = endpoint.storage()
     storage.store_session(offline())
-    for method, path in (("GET", "/moto-api/data.json"), ("POST", "/moto-api/reset"),
-                         ("GET", "/moto-api/"), ("GET", "/")):  # fmt: skip
+    for method, path in (
+        ("GET", "/moto-api/data.json"),
+        ("POST", "/moto-api/reset"),
+        ("GET", "/moto-api/"),
+        ("GET", "/"),
+    ):
         answer = httpx.request(method, endpoint.url + path)
         assert answer.status_code == 404, path
         assert b"shpat" not in answer.content

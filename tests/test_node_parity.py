@@ -344,9 +344,14 @@ def test_nested_fields_are_checked_on_assignment_and_at_store() -> None:
 
 
 _canonical_parts = st.tuples(
-    st.integers(0, 9999), st.integers(0, 13), st.integers(0, 32), st.integers(0, 25),
-    st.integers(0, 60), st.integers(0, 61), st.integers(0, 999),
-)  # fmt: skip
+    st.integers(0, 9999),
+    st.integers(0, 13),
+    st.integers(0, 32),
+    st.integers(0, 25),
+    st.integers(0, 60),
+    st.integers(0, 61),
+    st.integers(0, 999),
+)
 
 
 @settings(max_examples=300, deadline=None)

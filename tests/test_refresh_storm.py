@@ -34,9 +34,13 @@ def dynalite(request: pytest.FixtureRequest) -> Iterator[Backend]:
 def _config(storage: DynamoDBSessionStorage, fake: FakeShopify, **kwargs: Any) -> FleetConfig:
     assert storage.connection.host is not None
     return FleetConfig(
-        storage.connection.host, storage.table_name, fake.url, fake.client_id,
-        fake.client_secret, **kwargs,
-    )  # fmt: skip
+        storage.connection.host,
+        storage.table_name,
+        fake.url,
+        fake.client_id,
+        fake.client_secret,
+        **kwargs,
+    )
 
 
 @pytest.fixture

@@ -329,10 +329,15 @@ def _raw_table(dynamo: Backend, name: str, hash_key: str, index: dict[str, Any] 
 
 def test_verify_table_names_each_difference(dynamo: Backend) -> None:
     _raw_table(
-        dynamo, "sessions_wrong_schema", "session_id",
-        {"IndexName": "shop_index", "KeySchema": [{"AttributeName": "other", "KeyType": "HASH"}],
-         "Projection": {"ProjectionType": "ALL"}},
-    )  # fmt: skip
+        dynamo,
+        "sessions_wrong_schema",
+        "session_id",
+        {
+            "IndexName": "shop_index",
+            "KeySchema": [{"AttributeName": "other", "KeyType": "HASH"}],
+            "Projection": {"ProjectionType": "ALL"},
+        },
+    )
     storage = dynamo.storage(table="sessions_wrong_schema", create=False)
     with pytest.raises(SchemaMismatchError) as raised:
         storage.verify_table()
@@ -370,8 +375,12 @@ def test_find_skips_corrupt_items_with_a_warning_or_raises_when_strict(
     storage = dynamo.storage()
     storage.store_session(offline())
     storage.store_session(online())
-    bad = {"id": {"S": f"{SHOP}_9"}, "shop": {"S": SHOP}, "state": {"S": "s"},
-           "isOnline": {"M": {}}}  # fmt: skip  (a string or number is read, as Node does)
+    bad = {
+        "id": {"S": f"{SHOP}_9"},
+        "shop": {"S": SHOP},
+        "state": {"S": "s"},
+        "isOnline": {"M": {}},  # a string or number is read, as Node does; a map is not
+    }
     dynamo.raw_client().put_item(TableName=storage.table_name, Item=bad)
     with caplog.at_level(logging.WARNING, logger="shopify_sessions"):
         found = storage.find_sessions_by_shop(SHOP)
@@ -394,9 +403,11 @@ def test_no_token_in_any_log_record_even_at_debug(
     cipher = TokenCipher({"k1": TokenCipher.generate_key()}, "k1") if encrypted else None
     storage = dynamo.storage(token_cipher=cipher)
     secrets = [
-        "shpat_SECRET_access_1", "shprt_SECRET_refresh_1", "shpat_SECRET_access_2",
+        "shpat_SECRET_access_1",
+        "shprt_SECRET_refresh_1",
+        "shpat_SECRET_access_2",
         "shpat_SECRET_access_3",
-    ]  # fmt: skip
+    ]
     session = online(access_token=secrets[0], refresh_token=secrets[1])
     with caplog.at_level(logging.DEBUG):
         storage.store_session(session)

@@ -151,7 +151,10 @@ def test_clients_find_dynamodb_without_listing_every_service(
     assert loader.list_available_services("waiters-9") == ["dynamodb"]  # from AWS_DATA_PATH
     assert loader.list_available_services("no-such-type-1") == []
     client = session.create_client(
-        "dynamodb", region_name="us-east-1", endpoint_url="http://127.0.0.1:9",
-        aws_access_key_id="a", aws_secret_access_key="b",
-    )  # fmt: skip
+        "dynamodb",
+        region_name="us-east-1",
+        endpoint_url="http://127.0.0.1:9",
+        aws_access_key_id="a",
+        aws_secret_access_key="b",
+    )
     assert client.meta.service_model.service_name == "dynamodb"

@@ -126,8 +126,12 @@ def test_session_from_shopifyapi_oauth_result() -> None:
 
 
 def test_round_trip_of_a_non_expiring_offline_session() -> None:
-    legacy = session(scope="read_products,write_orders", expires=None, refresh_token=None,
-                     refresh_token_expires=None)  # fmt: skip
+    legacy = session(
+        scope="read_products,write_orders",
+        expires=None,
+        refresh_token=None,
+        refresh_token_expires=None,
+    )
     assert session_from_shopify_session(to_shopify_session(legacy, "2025-01")) == legacy
 
 
@@ -190,9 +194,10 @@ def test_shopifyapi_calls_with_a_stored_session(fake: FakeShopify) -> None:
     storage.store_session(
         session(access_token=grant.access_token, refresh_token=grant.refresh_token)
     )
-    with fake.client() as http, ShopifyTokenRefresher(
-        fake.client_id, fake.client_secret, http_client=http
-    ) as refresher:
+    with (
+        fake.client() as http,
+        ShopifyTokenRefresher(fake.client_id, fake.client_secret, http_client=http) as refresher,
+    ):
         loaded = storage.load_fresh_session(offline_session_id(SHOP), refresher)
         assert loaded is not None
 
@@ -209,9 +214,10 @@ def test_shopifyapi_401_refresh_and_retry_once(
     storage.store_session(
         session(access_token=grant.access_token, refresh_token=grant.refresh_token)
     )
-    with fake.client() as http, ShopifyTokenRefresher(
-        fake.client_id, fake.client_secret, http_client=http
-    ) as refresher:
+    with (
+        fake.client() as http,
+        ShopifyTokenRefresher(fake.client_id, fake.client_secret, http_client=http) as refresher,
+    ):
         loaded = storage.load_fresh_session(offline_session_id(SHOP), refresher)
         assert loaded is not None
         refresher.refresh(loaded)  # someone else refreshed: the loaded token is revoked

@@ -42,9 +42,12 @@ items = st.dictionaries(names, values, min_size=1, max_size=6)
 def _client(validated: bool) -> Any:
     """A client as the async storage makes it (no parameter validation) or PynamoDB does."""
     client = botocore.session.get_session().create_client(
-        "dynamodb", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b",
+        "dynamodb",
+        region_name="us-east-1",
+        aws_access_key_id="a",
+        aws_secret_access_key="b",
         config=Config(parameter_validation=validated),
-    )  # fmt: skip
+    )
     assert speed_up(client), "botocore moved the serializer or the parser: nothing passes through"
     return client
 
@@ -121,8 +124,10 @@ def test_speed_up_reaches_the_serializer_and_parser(validated: bool) -> None:
     serializer = client._serializer
     serializer = getattr(serializer, "_serializer", serializer)
     assert [c.__name__ for c in type(serializer).__mro__[:3]] == [
-        "PassingJSONSerializer", "_PassingSerializer", "JSONSerializer"
-    ]  # fmt: skip
+        "PassingJSONSerializer",
+        "_PassingSerializer",
+        "JSONSerializer",
+    ]
     factory = client._endpoint._response_parser_factory
     assert type(factory).__name__ == "_ParserFactory"
     assert type(factory._factory).__name__ == "ResponseParserFactory"

@@ -35,7 +35,10 @@ async def client(
     async with httpx.AsyncClient(transport=fake_shopify.async_transport()) as to_shopify:
         storage = AsyncMemorySessionStorage(memory_storage)  # the same sessions, awaited
         app = create_app(settings, storage=storage, http_client=to_shopify)
-        async with app.router.lifespan_context(app), httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-        ) as client:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+            ) as client,
+        ):
             yield client

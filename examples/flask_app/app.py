@@ -34,6 +34,7 @@ from shopify_sessions.integrations.embedded_app import (
 
 routes = Blueprint("shopify", __name__)
 
+
 def create_app(
     *, storage: SessionStorage | None = None, http_client: httpx.Client | None = None, **config: Any
 ) -> Flask:

@@ -32,9 +32,11 @@ def _echo_json(value: Any) -> None:
 @cli.command("list", short_help="List sessions (all, or one shop's); tokens masked.")
 @click.option("--shop", help="Only this shop's sessions (a query on the shop index).")
 @click.option(
-    "--json", "as_json", is_flag=True,
+    "--json",
+    "as_json",
+    is_flag=True,
     help="JSON array, tokens masked: not a backup (use export).",
-)  # fmt: skip
+)
 @click.pass_obj
 def list_sessions(settings: Settings, shop: str | None, as_json: bool) -> None:
     """List sessions, all of them (a table scan) or one shop's. Tokens are masked."""
@@ -60,9 +62,11 @@ def list_sessions(settings: Settings, shop: str | None, as_json: bool) -> None:
 @cli.command(short_help="Show one session; tokens masked unless --reveal.")
 @click.argument("session_id", metavar="ID")
 @click.option(
-    "--json", "as_json", is_flag=True,
+    "--json",
+    "as_json",
+    is_flag=True,
     help="The session's JSON, tokens masked unless --reveal: not a backup (use export).",
-)  # fmt: skip
+)
 @click.option("--reveal", is_flag=True, help="Show the tokens themselves.")
 @click.pass_obj
 def show(settings: Settings, session_id: str, as_json: bool, reveal: bool) -> None:

@@ -35,15 +35,20 @@ def _names(storage: DynamoDBSessionStorage) -> str:
 )
 @click.option("--wait/--no-wait", default=True, help="Wait until the table is ACTIVE.")
 @click.option(
-    "--print", "print_form", type=click.Choice(FORMATS),
+    "--print",
+    "print_form",
+    type=click.Choice(FORMATS),
     help="Only print the table definition for infrastructure code (AWS CLI JSON, "
     "CloudFormation, Terraform); nothing is sent.",
-)  # fmt: skip
+)
 @click.pass_obj
 def create_table(
-    settings: Settings, provisioned: tuple[int, int] | None, ttl: bool, wait: bool,
+    settings: Settings,
+    provisioned: tuple[int, int] | None,
+    ttl: bool,
+    wait: bool,
     print_form: str | None,
-) -> None:  # fmt: skip
+) -> None:
     """Create the sessions table and its shop index (the Node adapter's schema).
 
     An existing table is left as it is (exit code 0 when it matches the schema). With
@@ -98,8 +103,15 @@ def verify(settings: Settings, as_json: bool) -> None:
     except SchemaMismatchError as error:
         differences = error.differences
     if as_json:
-        click.echo(json.dumps({"table": storage.table_name, "matches": not differences,
-                               "differences": differences}))  # fmt: skip
+        click.echo(
+            json.dumps(
+                {
+                    "table": storage.table_name,
+                    "matches": not differences,
+                    "differences": differences,
+                }
+            )
+        )
     elif differences:
         click.echo(f"{names} differs from the sessions schema:")
         for difference in differences:
@@ -123,8 +135,9 @@ def enable_ttl(settings: Settings, as_json: bool) -> None:
     with progress(f"backfilling {TTL_ATTRIBUTE!r} on {storage.table_name!r}") as scanned:
         updated = storage.enable_ttl(progress=scanned)
     if as_json:
-        click.echo(json.dumps({"table": storage.table_name, "scanned": scanned.done,
-                               "updated": updated}))  # fmt: skip
+        click.echo(
+            json.dumps({"table": storage.table_name, "scanned": scanned.done, "updated": updated})
+        )
         return
     click.echo(
         f"TTL is on for table {storage.table_name!r} (attribute {TTL_ATTRIBUTE!r}); "
@@ -147,8 +160,16 @@ def re_encrypt(settings: Settings, as_json: bool) -> None:
     with progress(f"re-encrypting {storage.table_name!r}") as scanned:
         rewritten = storage.re_encrypt(progress=scanned)
     if as_json:
-        click.echo(json.dumps({"table": storage.table_name, "scanned": scanned.done,
-                               "rewritten": rewritten, "key": cipher.active_key_id}))  # fmt: skip
+        click.echo(
+            json.dumps(
+                {
+                    "table": storage.table_name,
+                    "scanned": scanned.done,
+                    "rewritten": rewritten,
+                    "key": cipher.active_key_id,
+                }
+            )
+        )
         return
     click.echo(
         f"re-encrypted {rewritten} of {scanned.done} items under key {cipher.active_key_id!r} "

@@ -41,23 +41,30 @@ def _credentials(command: F) -> F:
     for option in reversed(
         [
             click.option(
-                "--client-id", envvar="SHOPIFY_API_KEY", metavar="KEY",
+                "--client-id",
+                envvar="SHOPIFY_API_KEY",
+                metavar="KEY",
                 help="The app's client id. Default: $SHOPIFY_API_KEY.",
             ),
             click.option(
-                "--client-secret", envvar="SHOPIFY_API_SECRET", metavar="SECRET",
+                "--client-secret",
+                envvar="SHOPIFY_API_SECRET",
+                metavar="SECRET",
                 help="The app's client secret. Default: $SHOPIFY_API_SECRET (prefer it: "
                 "options show in the process list).",
             ),
             click.option(
-                "--timeout", type=click.FloatRange(0.1, 120), default=10.0, show_default=True,
+                "--timeout",
+                type=click.FloatRange(0.1, 120),
+                default=10.0,
+                show_default=True,
                 help="Seconds one token request may take, retries included.",
             ),
             click.option(  # tests and staging: send token requests to a fake Shopify
                 "--shopify-endpoint", envvar="SHOPIFY_SESSIONS_SHOPIFY_ENDPOINT", hidden=True
             ),
         ]
-    ):  # fmt: skip
+    ):
         command = option(command)
     return command
 
@@ -142,11 +149,18 @@ def _run_each(
 
 def _report(tally: Tally, noun: str, unchanged: str, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps({
-            noun: sorted(tally.done), unchanged: tally.unchanged,
-            "reauthorize": tally.reauthorize, "failed": tally.failed,
-            "not_started": tally.not_started,
-        }, indent=2))  # fmt: skip
+        click.echo(
+            json.dumps(
+                {
+                    noun: sorted(tally.done),
+                    unchanged: tally.unchanged,
+                    "reauthorize": tally.reauthorize,
+                    "failed": tally.failed,
+                    "not_started": tally.not_started,
+                },
+                indent=2,
+            )
+        )
     else:
         click.echo(
             f"{noun.replace('_', ' ')} {len(tally.done)}, "
@@ -202,10 +216,16 @@ def _sort(tally: Tally, outcomes: dict[str, str], done: str) -> None:
 @_credentials
 @click.pass_obj
 def migrate_to_expiring(
-    settings: Settings, shop: str | None, dry_run: bool, concurrency: int, as_json: bool,
-    client_id: str | None, client_secret: str | None, timeout: float,
+    settings: Settings,
+    shop: str | None,
+    dry_run: bool,
+    concurrency: int,
+    as_json: bool,
+    client_id: str | None,
+    client_secret: str | None,
+    timeout: float,
     shopify_endpoint: str | None,
-) -> None:  # fmt: skip
+) -> None:
     """Migrate every offline session without an expiry to an expiring token (token exchange).
 
     Each new pair is stored only if the session still holds the token that was exchanged
@@ -244,19 +264,28 @@ def migrate_to_expiring(
 
 @cli.command("keep-warm", short_help="Refresh offline tokens whose refresh token expires soon.")
 @click.option(
-    "--days", type=click.IntRange(1, 90), default=14, show_default=True,
+    "--days",
+    type=click.IntRange(1, 90),
+    default=14,
+    show_default=True,
     help="Refresh sessions whose refresh token expires within this many days.",
-)  # fmt: skip
+)
 @click.option("--dry-run", is_flag=True, help="Only count what would be refreshed.")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="The summary as JSON.")
 @_credentials
 @click.pass_obj
 def keep_warm(
-    settings: Settings, days: int, dry_run: bool, concurrency: int, as_json: bool,
-    client_id: str | None, client_secret: str | None, timeout: float,
+    settings: Settings,
+    days: int,
+    dry_run: bool,
+    concurrency: int,
+    as_json: bool,
+    client_id: str | None,
+    client_secret: str | None,
+    timeout: float,
     shopify_endpoint: str | None,
-) -> None:  # fmt: skip
+) -> None:
     """Refresh every offline session whose refresh token expires within --days (a daily cron).
 
     Quiet shops never fall off the 90-day cliff. Refreshes go through the same single-flight
@@ -267,10 +296,12 @@ def keep_warm(
     cutoff = datetime.now(timezone.utc) + timedelta(days=days)
     sessions = _offline_sessions(storage, None)
     due = [
-        s for s in sessions
-        if s.refresh_token and s.refresh_token_expires is not None
+        s
+        for s in sessions
+        if s.refresh_token
+        and s.refresh_token_expires is not None
         and s.refresh_token_expires <= cutoff
-    ]  # fmt: skip
+    ]
     tally = Tally(unchanged=len(sessions) - len(due))
     if dry_run:
         tally.done = sorted(session.shop for session in due)

@@ -91,10 +91,11 @@ def _write_export(path: Path, target: str, text: str) -> None:
 @cli.command(short_help="Back up every session as JSON Lines (tokens!).")
 @click.argument("target", metavar="FILE|-")
 @click.option(
-    "--skip-corrupt", is_flag=True,
+    "--skip-corrupt",
+    is_flag=True,
     help="Exit 0 even when unreadable items were skipped (default: exit 1, the backup is "
     "incomplete).",
-)  # fmt: skip
+)
 @click.pass_obj
 def export(settings: Settings, target: str, skip_corrupt: bool) -> None:
     """Write every session to FILE (or - for stdout) as JSON Lines, tokens included.

@@ -78,9 +78,7 @@ class OpaqueTokens(TokenCipher):
     ) -> str:
         raise RuntimeError("OpaqueTokens is for masked reads only; it cannot encrypt")
 
-    def decrypt(
-        self, value: str, *, session_id: str, field: str, table: str | None = None
-    ) -> str:
+    def decrypt(self, value: str, *, session_id: str, field: str, table: str | None = None) -> str:
         return value
 
 
@@ -128,9 +126,7 @@ def sessions_table(sessions: list[Session], title: str | None = None) -> Table:
         ]
         if refresh:
             row.append(_token(session.refresh_token))
-            row.append(
-                when(session.refresh_token_expires) if session.refresh_token else Text("-")
-            )
+            row.append(when(session.refresh_token_expires) if session.refresh_token else Text("-"))
         table.add_row(*row)
     return table
 

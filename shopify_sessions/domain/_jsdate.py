@@ -103,9 +103,16 @@ def _is_canonical(text: str) -> bool:
         and text[19] == "."
         and text[23] == "Z"
         and text.isascii()
-        and (text[:4] + text[5:7] + text[8:10] + text[11:13] + text[14:16] + text[17:19]
-             + text[20:23]).isdigit()
-    )  # fmt: skip
+        and (
+            text[:4]
+            + text[5:7]
+            + text[8:10]
+            + text[11:13]
+            + text[14:16]
+            + text[17:19]
+            + text[20:23]
+        ).isdigit()
+    )
 
 
 @functools.cache

@@ -115,8 +115,7 @@ def _checked_nested(obj: AssociatedUser | OnlineAccessInfo, name: str, value: An
         )
     if is_int and isinstance(value, int) and abs(value) > MAX_SAFE_INTEGER:
         raise ValueError(
-            f"{type(obj).__name__}.{name} is beyond 2**53 - 1, which JavaScript cannot hold "
-            "exactly"
+            f"{type(obj).__name__}.{name} is beyond 2**53 - 1, which JavaScript cannot hold exactly"
         )
     extra = obj.__dict__.get("extra")
     if extra:

@@ -226,9 +226,7 @@ class TokenCipher:
 
     def __repr__(self) -> str:
         strict = ", require_encrypted=True" if self.require_encrypted else ""
-        return (
-            f"TokenCipher(key_ids={self.key_ids}, active_key_id={self._active_key_id!r}{strict})"
-        )
+        return f"TokenCipher(key_ids={self.key_ids}, active_key_id={self._active_key_id!r}{strict})"
 
     def encrypt(
         self, plaintext: str, *, session_id: str, field: str, table: str | None = None
@@ -244,17 +242,17 @@ class TokenCipher:
         payload = base64.urlsafe_b64encode(nonce + sealed).decode("ascii").rstrip("=")
         return f"{_MARKER}{version}:{self._active_key_id}:{payload}"
 
-    def decrypt(
-        self, value: str, *, session_id: str, field: str, table: str | None = None
-    ) -> str:
+    def decrypt(self, value: str, *, session_id: str, field: str, table: str | None = None) -> str:
         """The plaintext of ``value``; a value without the ``ssenc:`` marker is returned as is
         (refused under ``require_encrypted``)."""
         if not is_encrypted(value):
             if self.require_encrypted and value:
                 raise TokenDecryptionError(
-                    session_id, field, "it is plaintext, and this TokenCipher requires "
+                    session_id,
+                    field,
+                    "it is plaintext, and this TokenCipher requires "
                     "encrypted tokens (re-encrypt the table, or turn require_encrypted off)",
-                )  # fmt: skip
+                )
             return value
         parsed = _parse(value)
         if parsed is None:

@@ -148,8 +148,10 @@ class Coalescer:
             return
         items = {item["id"]["S"]: item for item in found}
         if left:
-            _fail([answer for id in left for answer in gets[id]],
-                  self.requests.unfinished("BatchGetItem", "unread", left))  # fmt: skip
+            _fail(
+                [answer for id in left for answer in gets[id]],
+                self.requests.unfinished("BatchGetItem", "unread", left),
+            )
         for id in ids:
             if id not in left:
                 _settle(gets[id], {"Item": items[id]} if id in items else {})
@@ -168,7 +170,7 @@ class Coalescer:
         for round in rounds:
             entries = list(round.values())
             if len(entries) == 1:
-                (write, answer), = entries
+                ((write, answer),) = entries
                 await self._alone(self.requests.write_request(write), [answer])
                 continue
             await asyncio.gather(
@@ -189,8 +191,10 @@ class Coalescer:
             _fail(list(answers.values()), error)
             return
         if left:
-            _fail([answers[id] for id in left],
-                  self.requests.unfinished("BatchWriteItem", "unwritten", left))  # fmt: skip
+            _fail(
+                [answers[id] for id in left],
+                self.requests.unfinished("BatchWriteItem", "unwritten", left),
+            )
         _settle([answers[id] for id in answers if id not in left], {})
 
     # --- one request alone -----------------------------------------------------------------------

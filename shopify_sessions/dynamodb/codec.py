@@ -120,11 +120,14 @@ def _fields_of(container: Any) -> list[_Field]:
     if fields is None:
         fields = [
             (
-                name, attribute.attr_name, attribute.attr_type, attribute.serialize,
+                name,
+                attribute.attr_name,
+                attribute.attr_type,
+                attribute.serialize,
                 _fields_of(attribute) if attribute.attr_type == _MAP else None,
             )
             for name, attribute in container.get_attributes().items()
-        ]  # fmt: skip
+        ]
         _fields[key] = fields
     return fields
 

@@ -24,11 +24,14 @@ redact.install()
 
 
 class AsyncDynamoDBSessionStorage(TableStorage, AsyncLoadsFreshSessions):
-    __doc__ = (TableStorage.__doc__ or "") + """
+    __doc__ = (
+        (TableStorage.__doc__ or "")
+        + """
     Every method is awaited; ``iter_sessions`` and ``iter_items`` are async iterators. One
     aiobotocore client per event loop, made at the first call; ``async with`` or ``await
     storage.close()`` closes it (the storage stays usable).
     """
+    )
 
     def _start(self) -> None:
         self.driver = AsyncDriver(self.connection, self.requests, coalesce=self.coalesce)

@@ -158,8 +158,10 @@ class SessionTable:
         if corrupt:
             logger.warning(
                 "skipped %d corrupt sessions of shop %r: %s",
-                len(corrupt), shop, "; ".join(str(error) for error in corrupt),
-            )  # fmt: skip
+                len(corrupt),
+                shop,
+                "; ".join(str(error) for error in corrupt),
+            )
         return sessions
 
     def find_session_ids_by_shop(self, shop: str) -> Plan[list[str]]:

@@ -39,9 +39,10 @@ def cloudformation(
     template = {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": "Shopify sessions table (shopify-sessions / the Node DynamoDB adapter)",
-        "Resources": {"ShopifySessionsTable": {"Type": "AWS::DynamoDB::Table",
-                                               "Properties": properties}},
-    }  # fmt: skip
+        "Resources": {
+            "ShopifySessionsTable": {"Type": "AWS::DynamoDB::Table", "Properties": properties}
+        },
+    }
     return _yaml(template)
 
 
@@ -59,8 +60,11 @@ def _yaml(value: Any, indent: int = 0) -> str:
     else:
         for item in value:
             nested = _yaml(item, indent + 1).lstrip()
-            lines.append(f"{pad}- {nested}" if isinstance(item, (dict, list)) else
-                         f"{pad}- {json.dumps(item)}")  # fmt: skip
+            lines.append(
+                f"{pad}- {nested}"
+                if isinstance(item, (dict, list))
+                else f"{pad}- {json.dumps(item)}"
+            )
     return "\n".join(lines)
 
 
@@ -79,8 +83,13 @@ def terraform(
     if provisioned is not None:
         lines += [f"  read_capacity  = {provisioned[0]}", f"  write_capacity = {provisioned[1]}"]
     for attribute in request["AttributeDefinitions"]:
-        lines += ["", "  attribute {", f'    name = "{attribute["AttributeName"]}"',
-                  f'    type = "{attribute["AttributeType"]}"', "  }"]  # fmt: skip
+        lines += [
+            "",
+            "  attribute {",
+            f'    name = "{attribute["AttributeName"]}"',
+            f'    type = "{attribute["AttributeType"]}"',
+            "  }",
+        ]
     for index in request["GlobalSecondaryIndexes"]:
         lines += [
             "",
@@ -90,12 +99,19 @@ def terraform(
             f'    projection_type = "{index["Projection"]["ProjectionType"]}"',
         ]
         if provisioned is not None:
-            lines += [f"    read_capacity   = {provisioned[0]}",
-                      f"    write_capacity  = {provisioned[1]}"]  # fmt: skip
+            lines += [
+                f"    read_capacity   = {provisioned[0]}",
+                f"    write_capacity  = {provisioned[1]}",
+            ]
         lines.append("  }")
     if ttl:
-        lines += ["", "  ttl {", f'    attribute_name = "{TTL_ATTRIBUTE}"',
-                  "    enabled        = true", "  }"]  # fmt: skip
+        lines += [
+            "",
+            "  ttl {",
+            f'    attribute_name = "{TTL_ATTRIBUTE}"',
+            "    enabled        = true",
+            "  }",
+        ]
     lines.append("}")
     return "\n".join(lines)
 

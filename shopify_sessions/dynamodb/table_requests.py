@@ -95,10 +95,12 @@ class TableRequests:
                         retry_number += 1
                         continue
                     raise StorageUnavailableError(
-                        action, self.table_name, retry_number + 1,
+                        action,
+                        self.table_name,
+                        retry_number + 1,
                         f"{_detail(error)}; gave up at the {deadline:g} s deadline "
                         f"(RetryPolicy.deadline)",
-                    ) from None  # fmt: skip
+                    ) from None
                 raise self.translate(action, error, retry_number + 1) from None
 
     def key(self, id: str) -> dict[str, Any]:
@@ -121,7 +123,6 @@ class TableRequests:
         response = yield from self.call(send.action, send.request)
         item: dict[str, Any] | None = response.get("Item")
         return item
-
 
     def put_item(self, item: dict[str, Any], condition: dict[str, Any] | None = None) -> Plan[bool]:
         """One PutItem (``condition``: expression fields); ``False`` when the condition failed."""
@@ -208,10 +209,11 @@ class TableRequests:
 
         def send(pending: list[Write]) -> Plan[list[Write]]:
             requests = [
-                {"PutRequest": {"Item": item}} if item is not None
+                {"PutRequest": {"Item": item}}
+                if item is not None
                 else {"DeleteRequest": {"Key": {"id": {"S": id}}}}
                 for id, item in pending
-            ]  # fmt: skip
+            ]
             response = yield from self.call(
                 "BatchWriteItem", {"RequestItems": {self.table_name: requests}}
             )
@@ -229,9 +231,11 @@ class TableRequests:
     def unfinished(self, action: str, what: str, left: list[str]) -> StorageUnavailableError:
         """The error for the ``left`` ids of a batch that stopped making progress."""
         return StorageUnavailableError(
-            action, self.table_name, self.retry.stalled_rounds,
+            action,
+            self.table_name,
+            self.retry.stalled_rounds,
             f"{len(left)} sessions left {what}: {_id_list(left)}",
-        )  # fmt: skip
+        )
 
     def note_denied(self, error: AccessDeniedError) -> None:
         """Remember a refused batch action; warn once per table and action."""
@@ -244,8 +248,11 @@ class TableRequests:
             logger.warning(
                 "IAM policy refuses dynamodb:%s on table %r: falling back to one %s per session "
                 "(slower). Add dynamodb:%s to the policy (see README, IAM policy).",
-                error.action, self.table_name, _SINGLE_FALLBACK[error.action], error.action,
-            )  # fmt: skip
+                error.action,
+                self.table_name,
+                _SINGLE_FALLBACK[error.action],
+                error.action,
+            )
 
     # --- errors ----------------------------------------------------------------------------------
 

@@ -42,6 +42,7 @@ class SessionFields(Protocol):
     @property
     def online_access_info(self) -> OnlineAccessInfo | None: ...
 
+
 __all__ = ["SessionFields", "session_fields", "to_property_array"]
 
 # lower-cased key -> Node's key (fromPropertyArray's "sanitize keys" step); others stay lower

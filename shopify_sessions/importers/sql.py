@@ -22,8 +22,15 @@ __all__ = ["SqlReader", "open_sql"]
 BATCH = 1000
 _DQ = '"'
 # query parameters of Prisma's DATABASE_URL that libpq does not know (it refuses them)
-_PRISMA_ONLY = {"schema", "connection_limit", "pool_timeout", "pgbouncer",
-                "statement_cache_size", "socket_timeout", "sslaccept"}  # fmt: skip
+_PRISMA_ONLY = {
+    "schema",
+    "connection_limit",
+    "pool_timeout",
+    "pgbouncer",
+    "statement_cache_size",
+    "socket_timeout",
+    "sslaccept",
+}
 
 
 class SqlReader(Protocol):

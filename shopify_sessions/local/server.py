@@ -20,10 +20,20 @@ __all__ = ["WRITE_ACTIONS", "DynamoOnly", "GuardedServer"]
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
 TARGET_PREFIX = "DynamoDB_20120810."
 WRITE_ACTIONS = frozenset(
-    {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems",
-     "CreateTable", "DeleteTable", "UpdateTable", "ExecuteStatement", "BatchExecuteStatement",
-     "ExecuteTransaction"}
-)  # fmt: skip
+    {
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "BatchWriteItem",
+        "TransactWriteItems",
+        "CreateTable",
+        "DeleteTable",
+        "UpdateTable",
+        "ExecuteStatement",
+        "BatchExecuteStatement",
+        "ExecuteTransaction",
+    }
+)
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]

@@ -58,8 +58,10 @@ class MemorySessionStorage(LoadsFreshSessions):
             stored = self._sessions.get(session.id)
             if stored is None and not create:
                 return False
-            if stored is not None and stored.expires is not None and (
-                session.expires is None or stored.expires > session.expires
+            if (
+                stored is not None
+                and stored.expires is not None
+                and (session.expires is None or stored.expires > session.expires)
             ):
                 return False
             self._put(session)

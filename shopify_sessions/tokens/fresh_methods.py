@@ -31,9 +31,14 @@ class LoadsFreshSessions:
         raise NotImplementedError
 
     def load_fresh_session(
-        self, id: str, refresher: TokenRefresher, *, within: timedelta = DEFAULT_WITHIN,
-        lease: timedelta = DEFAULT_LEASE, rejected: Session | None = None,
-    ) -> Session | None:  # fmt: skip
+        self,
+        id: str,
+        refresher: TokenRefresher,
+        *,
+        within: timedelta = DEFAULT_WITHIN,
+        lease: timedelta = DEFAULT_LEASE,
+        rejected: Session | None = None,
+    ) -> Session | None:
         """The session under ``id`` with a usable token: what a job calls before an Admin call.
 
         Not expiring within ``within`` (or never expiring): the stored session, one GetItem.
@@ -62,9 +67,14 @@ class AsyncLoadsFreshSessions:
         raise NotImplementedError
 
     async def load_fresh_session(
-        self, id: str, refresher: AsyncTokenRefresher, *, within: timedelta = DEFAULT_WITHIN,
-        lease: timedelta = DEFAULT_LEASE, rejected: Session | None = None,
-    ) -> Session | None:  # fmt: skip
+        self,
+        id: str,
+        refresher: AsyncTokenRefresher,
+        *,
+        within: timedelta = DEFAULT_WITHIN,
+        lease: timedelta = DEFAULT_LEASE,
+        rejected: Session | None = None,
+    ) -> Session | None:
         """The session under ``id`` with a usable token; see ``load_fresh_session`` of the
         blocking storages for the protocol, the arguments and the errors, which are the same.
         Tasks of this event loop share one refresh."""

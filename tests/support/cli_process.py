@@ -55,9 +55,12 @@ class _Zygote:
         with theirs:
             self._process = subprocess.Popen(
                 [sys.executable, str(ZYGOTE_SCRIPT), str(theirs.fileno()), MODULE],
-                env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=self._log,
+                env=env,
+                cwd=cwd,
+                stdout=subprocess.DEVNULL,
+                stderr=self._log,
                 pass_fds=[theirs.fileno()],
-            )  # fmt: skip
+            )
         try:
             ready = self._receive(time.monotonic() + START_TIMEOUT_S)
             if ready != {"ready": True}:
@@ -79,8 +82,11 @@ class _Zygote:
         in_r, in_w = os.pipe() if stdin is not None else (None, None)
         try:
             child_stdin = in_r if in_r is not None else _inherited_stdin()
-            socket.send_fds(self._sock, [json.dumps({"args": args, "env": env}).encode()],
-                            [child_stdin, out_w, err_w])  # fmt: skip
+            socket.send_fds(
+                self._sock,
+                [json.dumps({"args": args, "env": env}).encode()],
+                [child_stdin, out_w, err_w],
+            )
         finally:
             for fd in (in_r, out_w, err_w):
                 if fd is not None:
@@ -187,9 +193,14 @@ def run_cli(
     global _zygote
     if os.environ.get(FRESH_ENV):
         return subprocess.run(
-            [*CLI, *args], env=env, input=stdin, capture_output=True, text=True,
-            timeout=timeout, check=False,
-        )  # fmt: skip
+            [*CLI, *args],
+            env=env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
     with _lock:
         cwd = os.getcwd()
         if _zygote is None or not _zygote.matches(env, cwd):

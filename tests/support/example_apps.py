@@ -89,9 +89,10 @@ def expire(storage: Any, session_id: str) -> Session:
 def revoke_behind_the_apps_back(fake: FakeShopify, storage: Any, session_id: str) -> None:
     """Another client refreshes the stored grant and drops the answer: the stored access token
     is revoked, its refresh token still in Shopify's replay window."""
-    with fake.client() as http, ShopifyTokenRefresher(
-        fake.client_id, fake.client_secret, http_client=http
-    ) as refresher:
+    with (
+        fake.client() as http,
+        ShopifyTokenRefresher(fake.client_id, fake.client_secret, http_client=http) as refresher,
+    ):
         refresher.refresh(storage.load_session(session_id))
 
 
@@ -217,9 +218,7 @@ def install_with_online_tokens_stores_both(app: AppDriver, mp: pytest.MonkeyPatc
     assert app.shopify.call_count(grant="token_exchange") == 2  # offline + online, once each
 
 
-def bad_session_token_is_refused_and_nothing_stored(
-    app: AppDriver, mp: pytest.MonkeyPatch
-) -> None:
+def bad_session_token_is_refused_and_nothing_stored(app: AppDriver, mp: pytest.MonkeyPatch) -> None:
     answer = app.get("/api/shop", {"Authorization": "Bearer not-a-jwt"})
 
     assert answer.status == 401

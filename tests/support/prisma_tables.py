@@ -35,10 +35,24 @@ SqliteDates = Literal["epoch_ms", "iso"]
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 _COLUMNS = (
-    "id", "shop", "state", "isOnline", "scope", "expires", "accessToken", "userId", "firstName",
-    "lastName", "email", "accountOwner", "locale", "collaborator", "emailVerified",
-    "refreshToken", "refreshTokenExpires",
-)  # fmt: skip
+    "id",
+    "shop",
+    "state",
+    "isOnline",
+    "scope",
+    "expires",
+    "accessToken",
+    "userId",
+    "firstName",
+    "lastName",
+    "email",
+    "accountOwner",
+    "locale",
+    "collaborator",
+    "emailVerified",
+    "refreshToken",
+    "refreshTokenExpires",
+)
 
 _QUOTED = ", ".join(f'"{c}"' for c in _COLUMNS)
 
@@ -179,9 +193,13 @@ def write_mysql(port: int, sessions: Sequence[Session]) -> None:
     import pymysql
 
     connection = pymysql.connect(
-        host="127.0.0.1", port=port, user="root", database="sessions", charset="utf8mb4",
+        host="127.0.0.1",
+        port=port,
+        user="root",
+        database="sessions",
+        charset="utf8mb4",
         autocommit=True,
-    )  # fmt: skip
+    )
     try:
         with connection.cursor() as cursor:
             cursor.execute(MYSQL_DDL)

@@ -34,8 +34,16 @@ JSON_CONTENT_TYPE = "application/x-amz-json-1.0"
 IDLE_TIMEOUT_S = 300.0  # a client connection idle this long is closed
 UPSTREAM_TIMEOUT_S = 60.0
 _ERROR_PREFIX = "com.amazonaws.dynamodb.v20120810#"
-_NOT_RELAYED = {"connection", "keep-alive", "proxy-connection", "te", "trailer",
-                "transfer-encoding", "upgrade", "content-length"}  # fmt: skip
+_NOT_RELAYED = {
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+}
 
 Rewrite = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
 

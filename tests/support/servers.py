@@ -158,21 +158,50 @@ def run_postgresql() -> Iterator[Server]:
     with _temp_dir("pg-", user) as root:
         data = root / "data"
         subprocess.run(
-            [str(binaries["initdb"]), "-D", str(data), "-U", "postgres",
-             "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync"],
-            check=True, capture_output=True, **_as_user(user),
-        )  # fmt: skip
+            [
+                str(binaries["initdb"]),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+                "--no-sync",
+            ],
+            check=True,
+            capture_output=True,
+            **_as_user(user),
+        )
         port = _free_port()
         argv = [
-            str(binaries["postgres"]), "-D", str(data), "-p", str(port),
-            "-k", str(root), "-c", f"listen_addresses={HOST}", "-c", "fsync=off",
-            "-c", "full_page_writes=off", "-c", "synchronous_commit=off",
-        ]  # fmt: skip
+            str(binaries["postgres"]),
+            "-D",
+            str(data),
+            "-p",
+            str(port),
+            "-k",
+            str(root),
+            "-c",
+            f"listen_addresses={HOST}",
+            "-c",
+            "fsync=off",
+            "-c",
+            "full_page_writes=off",
+            "-c",
+            "synchronous_commit=off",
+        ]
         with _running(argv, port, root / "server.log", "postgres", **_as_user(user)):
             createdb = [
                 str(Path(str(binaries["initdb"])).parent / "createdb"),
-                "-h", HOST, "-p", str(port), "-U", "postgres", "sessions",
-            ]  # fmt: skip
+                "-h",
+                HOST,
+                "-p",
+                str(port),
+                "-U",
+                "postgres",
+                "sessions",
+            ]
             _retry_until_ready(
                 lambda: subprocess.run(createdb, check=True, capture_output=True, **_as_user(user))
             )
@@ -187,21 +216,35 @@ def run_mariadb() -> Iterator[Server]:
     with _temp_dir("mariadb-", user) as root:
         data = root / "data"
         subprocess.run(
-            [str(binaries["install"]), "--no-defaults", f"--datadir={data}",
-             f"--user={user if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name}",
-             "--skip-test-db", "--auth-root-authentication-method=normal"],
-            check=True, capture_output=True,
-        )  # fmt: skip
+            [
+                str(binaries["install"]),
+                "--no-defaults",
+                f"--datadir={data}",
+                f"--user={user if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name}",
+                "--skip-test-db",
+                "--auth-root-authentication-method=normal",
+            ],
+            check=True,
+            capture_output=True,
+        )
         _own(root, user)
         port = _free_port()
         argv = [
-            str(binaries["mariadbd"]), "--no-defaults", f"--datadir={data}", f"--port={port}",
-            f"--bind-address={HOST}", f"--socket={root / 'mysqld.sock'}",
-            f"--pid-file={root / 'mysqld.pid'}", "--skip-grant-tables", "--skip-log-bin",
-            "--innodb-buffer-pool-size=32M", "--innodb-log-file-size=8M",
-            "--innodb-flush-log-at-trx-commit=0", "--character-set-server=utf8mb4",
+            str(binaries["mariadbd"]),
+            "--no-defaults",
+            f"--datadir={data}",
+            f"--port={port}",
+            f"--bind-address={HOST}",
+            f"--socket={root / 'mysqld.sock'}",
+            f"--pid-file={root / 'mysqld.pid'}",
+            "--skip-grant-tables",
+            "--skip-log-bin",
+            "--innodb-buffer-pool-size=32M",
+            "--innodb-log-file-size=8M",
+            "--innodb-flush-log-at-trx-commit=0",
+            "--character-set-server=utf8mb4",
             "--collation-server=utf8mb4_unicode_ci",
-        ]  # fmt: skip
+        ]
         if os.geteuid() == 0:
             argv.append(f"--user={user}")
         with _running(argv, port, root / "server.log", "mariadbd"):
@@ -216,9 +259,20 @@ def run_redis() -> Iterator[Server]:
     with _temp_dir("redis-", None) as root:
         port = _free_port()
         argv = [
-            binary, "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no",
-            "--dir", str(root), "--protected-mode", "no",
-        ]  # fmt: skip
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            HOST,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(root),
+            "--protected-mode",
+            "no",
+        ]
         with _running(argv, port, root / "server.log", "redis-server"):
             yield Server("redis", port, f"redis://{HOST}:{port}/0")
 

@@ -17,7 +17,7 @@ from .blocking import Blocking
 
 __all__ = ["CALL_LIMIT_S", "TimeLimited", "time_limited"]
 
-CALL_LIMIT_S = 10.0
+CALL_LIMIT_S = 30.0
 
 
 class TimeLimited:

@@ -34,8 +34,7 @@ try:
     from django.utils.module_loading import import_string
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
-        "shopify_sessions.integrations.django needs Django: "
-        "pip install 'shopify-sessions[django]'"
+        "shopify_sessions.integrations.django needs Django: pip install 'shopify-sessions[django]'"
     ) from exc
 
 from shopify_sessions.storage import SessionStorage
