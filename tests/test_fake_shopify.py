@@ -293,7 +293,11 @@ def test_fault_body_override_and_reset(
     assert (gateway.status_code, gateway.text) == (502, "<html>Bad Gateway</html>")
     fake_shopify.fail_next(503, times=5)
     fake_shopify.reset_faults()
-    assert refresh(fake_shopify_client, grant.refresh_token).status_code == 200
+    ok = refresh(fake_shopify_client, grant.refresh_token)
+    assert ok.status_code == 200
+    # every answer, faults included, names itself as Shopify's do, and its Call keeps the name
+    sent = [gateway.headers["x-request-id"], ok.headers["x-request-id"]]
+    assert sent == [call.request_id for call in fake_shopify.calls[1:]] and len(set(sent)) == 2
 
 
 def test_dropped_connection_processes_nothing(

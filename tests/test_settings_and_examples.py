@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from shopify_sessions import DynamoDBSessionStorage
+from tests.support.interpreter import printed_by
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -99,15 +100,7 @@ def test_importing_the_package_loads_no_http_client_and_no_event_loop() -> None:
         "shopify_sessions.ShopifyTokenRefresher\n"
         "print('httpx' in sys.modules)\n"
     )
-    assert _printed_by(code) == ["[]", "False"]
-
-
-def _printed_by(code: str) -> list[str]:
-    """The lines a fresh interpreter running ``code`` prints."""
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
-    )
-    return result.stdout.splitlines()
+    assert printed_by(code) == ["[]", "False"]
 
 
 def test_a_storage_that_only_loads_imports_no_refresh_protocol() -> None:
@@ -126,7 +119,7 @@ def test_a_storage_that_only_loads_imports_no_refresh_protocol() -> None:
         "storage._lease_store\n"
         "print('shopify_sessions.tokens.lease' in sys.modules)\n"
     )
-    assert _printed_by(code) == ["[]", "True"]
+    assert printed_by(code) == ["[]", "True"]
 
 
 def test_clients_find_dynamodb_without_listing_every_service(
