@@ -31,7 +31,7 @@ from shopify_sessions.tokens.telemetry import DURATION_METRIC, OUTCOMES_METRIC, 
 from tests.conftest import Backend, _backend
 from tests.support.interpreter import printed_by
 from tests.support.leases import until_leased
-from tests.support.otel import Captured, global_otel
+from tests.support.otel import Captured, global_otel, reset_globals
 from tests.tokens_support import SHOP, installed, refresher
 
 SOON = timedelta(minutes=2)  # inside the default 5-minute window
@@ -98,7 +98,7 @@ def test_a_refresh_is_one_record_one_count_and_one_span(
     assert fake_shopify.client_secret not in repr(vars(record))
     assert otel.by_outcome(OUTCOMES_METRIC) == {"refreshed": 1}
     [duration] = otel.points(DURATION_METRIC)
-    assert duration.count == 1
+    assert duration.count == 1 and duration.explicit_bounds[::12] == (0.01, 60)  # seconds
     assert duration.sum == pytest.approx(record.duration_seconds, abs=1e-5)
     [span] = otel.spans()
     assert span.name == SPAN_NAME and span.status.status_code is StatusCode.UNSET
@@ -214,6 +214,18 @@ def test_a_failed_refresh(
     assert otel.by_outcome(OUTCOMES_METRIC) == {"failed": 1}
     [span] = otel.spans()
     assert span.status.status_code is StatusCode.ERROR and "503" in (span.status.description or "")
+
+
+def test_an_sdk_set_up_after_the_first_refresh_gets_the_next(fake_shopify: FakeShopify) -> None:
+    reset_globals()  # no SDK yet: the API's no-op proxies
+    storage, old = _stored(fake_shopify)
+    storage.load_fresh_session(old.id, refresher(fake_shopify))
+    for _ in range(2):  # an SDK set up later, then another one in its place
+        storage, old = _stored(fake_shopify)
+        with global_otel() as otel:
+            storage.load_fresh_session(old.id, refresher(fake_shopify))
+            assert otel.by_outcome(OUTCOMES_METRIC) == {"refreshed": 1}
+            assert len(otel.spans()) == 1
 
 
 @pytest.fixture

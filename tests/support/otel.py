@@ -50,7 +50,8 @@ class Captured:
         return self.exporter.get_finished_spans()
 
 
-def _reset() -> None:
+def reset_globals() -> None:
+    """As if no provider had been set in this process."""
     metrics_internal._METER_PROVIDER_SET_ONCE = Once()
     metrics_internal._METER_PROVIDER = None
     trace._TRACER_PROVIDER_SET_ONCE = Once()
@@ -60,7 +61,7 @@ def _reset() -> None:
 @contextmanager
 def global_otel() -> Iterator[Captured]:
     """Fresh SDK providers, set as OpenTelemetry's global ones until the block ends."""
-    _reset()
+    reset_globals()
     reader = InMemoryMetricReader()
     meter_provider = MeterProvider(metric_readers=[reader])
     exporter = InMemorySpanExporter()
@@ -73,4 +74,4 @@ def global_otel() -> Iterator[Captured]:
     finally:
         meter_provider.shutdown()
         tracer_provider.shutdown()
-        _reset()
+        reset_globals()
