@@ -2,7 +2,8 @@
 
 It is a real HTTP server, so an app's own retries, timeouts, connection pools and concurrency
 meet real sockets; it keeps Shopify's rules (one active offline token per shop, rotating refresh
-tokens with a replay window, token exchange) and can inject faults::
+tokens with a replay window, token exchange, a migration exchange that answers the same pair
+again for 7 days) and can inject faults::
 
     with FakeShopify() as shopify:
         grant = shopify.install("example.myshopify.com")
@@ -158,6 +159,14 @@ class FakeShopify:
         """Put the shop's refresh token past its life, as after 90 idle days."""
         with self._core.lock:
             self._core.book.expire_refresh_token(shop)
+
+    def advance(self, seconds: float) -> None:
+        """As if ``seconds`` passed for Shopify: tokens age, a migration's 7-day retry window
+        closes. The clock only moves forward."""
+        if seconds < 0:
+            raise ValueError("seconds must be >= 0")
+        with self._core.lock:
+            self._core.book.advance(seconds)
 
     def is_active(self, shop: str, access_token: str) -> bool:
         """Whether the Admin API would accept ``access_token`` for ``shop`` now."""
