@@ -6,15 +6,17 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from shopify_sessions import DynamoDBSessionStorage, Session, offline_session_id
 from shopify_sessions.testing import FakeShopify
+from tests.support.proxy import DynamoProxy, Fault
 from tests.test_cli import CLI, Run, run
 from tests.tokens_support import installed
 
@@ -82,7 +84,8 @@ def test_migrate_to_expiring(table: DynamoDBSessionStorage, fake_shopify: FakeSh
 
     again = _cli(table, fake_shopify, "migrate-to-expiring", "--json")  # safe to re-run
     assert again.code == 3 and again.json()["already_expiring"] == 3, again
-    assert fake_shopify.call_count(grant="token_exchange") == 4  # 3 + the revoked one again
+    assert "earlier run" in again.json()["reauthorize"][SHOPS[3]], again
+    assert fake_shopify.call_count(grant="token_exchange") == 3  # the refusal was recorded
 
 
 def test_migrate_one_shop_and_missing_credentials(
@@ -137,6 +140,110 @@ def test_migration_stopped_halfway_stores_what_it_exchanged(
     fake_shopify.latency = 0.0
     rest = _cli(table, fake_shopify, "migrate-to-expiring", "--json")
     assert rest.code == 0 and len(rest.json()["migrated"]) == len(SHOPS) - len(migrated), rest
+
+
+@pytest.fixture
+def throttled_puts(
+    table: DynamoDBSessionStorage, moto_server_endpoint: str
+) -> Iterator[tuple[DynamoProxy, threading.Event]]:
+    """A proxy in front of the table's endpoint that throttles every PutItem while set."""
+    throttling = threading.Event()
+    with DynamoProxy(moto_server_endpoint) as proxy:
+        proxy.faults = lambda operation, body, attempt: (
+            Fault.throttle() if operation == "PutItem" and throttling.is_set() else None
+        )
+        yield proxy, throttling
+
+
+def _start(endpoint: str, table: str, fake: FakeShopify, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*CLI, "--endpoint-url", endpoint, "--table", table, *args],
+        env={
+            **os.environ,
+            "SHOPIFY_API_KEY": fake.client_id,
+            "SHOPIFY_API_SECRET": fake.client_secret,
+            "SHOPIFY_SESSIONS_SHOPIFY_ENDPOINT": fake.url,
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 60
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def _all_migrated(table: DynamoDBSessionStorage, fake: FakeShopify, shops: list[str]) -> None:
+    """Every shop holds the pair Shopify considers active: none needs reauthorization."""
+    for shop in shops:
+        stored = table.load_session(offline_session_id(shop))
+        assert stored is not None and stored.refresh_token and stored.expires is not None
+        assert stored.access_token == fake.active_token(shop), shop
+
+
+def test_migration_keeps_retrying_a_throttled_store(
+    table: DynamoDBSessionStorage,
+    fake_shopify: FakeShopify,
+    throttled_puts: tuple[DynamoProxy, threading.Event],
+) -> None:
+    proxy, throttling = throttled_puts
+    for shop in SHOPS[:3]:
+        table.store_session(_non_expiring(fake_shopify, shop))
+    throttling.set()
+    process = _start(proxy.endpoint, table.table_name, fake_shopify, "migrate-to-expiring")
+    # 40 PutItems for 3 shops: some store call ran out of its own retries (6 attempts) twice
+    _wait_for(lambda: proxy.counts["PutItem"] >= 40, "stores past the storage's retries")
+    throttling.clear()
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, (out, err)
+    assert "migrated 3, already expiring 0, need reauthorization 0, failed 0" in out, (out, err)
+    assert "retrying until it is stored" in err and "Traceback" not in err, err
+    _all_migrated(table, fake_shopify, SHOPS[:3])
+    assert fake_shopify.call_count(grant="token_exchange") == 3
+
+
+@pytest.mark.parametrize("stop", ["SIGKILL", "SIGINT twice"])
+def test_a_rerun_recovers_every_shop_exchanged_but_not_stored(
+    table: DynamoDBSessionStorage,
+    fake_shopify: FakeShopify,
+    throttled_puts: tuple[DynamoProxy, threading.Event],
+    stop: str,
+) -> None:
+    proxy, throttling = throttled_puts
+    for shop in SHOPS[:3]:
+        table.store_session(_non_expiring(fake_shopify, shop))
+    throttling.set()
+    process = _start(proxy.endpoint, table.table_name, fake_shopify, "migrate-to-expiring")
+    _wait_for(
+        lambda: fake_shopify.call_count(grant="token_exchange") == 3
+        and proxy.counts["PutItem"] >= 3,
+        "three exchanges and their stores",
+    )
+    if stop == "SIGKILL":  # between the exchange and the store, by construction
+        process.kill()
+        process.communicate(timeout=30)
+        assert process.returncode == -signal.SIGKILL
+    else:
+        process.send_signal(signal.SIGINT)  # finish the shops in flight: they keep retrying
+        time.sleep(1.0)
+        assert process.poll() is None
+        process.send_signal(signal.SIGINT)  # give up on them
+        out, err = process.communicate(timeout=60)
+        assert process.returncode == 1 and "Traceback" not in err, (out, err)
+        assert out.count("run again within 7 days") == 3, out
+    for shop in SHOPS[:3]:
+        assert fake_shopify.active_token(shop) is not None  # exchanged: the old token is dead
+    throttling.clear()
+
+    rerun = _cli(table, fake_shopify, "migrate-to-expiring", "--json")
+    assert rerun.code == 0 and rerun.json()["migrated"] == SHOPS[:3], rerun
+    assert rerun.json()["reauthorize"] == {}, rerun
+    _all_migrated(table, fake_shopify, SHOPS[:3])
+    assert fake_shopify.call_count(grant="token_exchange") == 6  # each answered the same pair
 
 
 def test_keep_warm(table: DynamoDBSessionStorage, fake_shopify: FakeShopify) -> None:

@@ -2,8 +2,8 @@
 
 Kept apart from the HTTP server so the rules read like Shopify's documentation: one active
 offline access token per app and shop, refresh tokens that rotate with a replay window, token
-exchange for migrations (retryable for 7 days) and embedded installs. ``TokenBook`` is not thread-safe by itself: the
-server holds one lock around every call.
+exchange for migrations (retryable for 7 days) and embedded installs. ``TokenBook`` is not
+thread-safe by itself: the server holds one lock around every call.
 """
 
 from __future__ import annotations
