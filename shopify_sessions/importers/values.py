@@ -97,7 +97,7 @@ def orm_datetime(field: str, value: Any) -> datetime | None:
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
     if isinstance(value, bytes):
-        value = value.decode("utf-8", errors="replace")
+        value = text_or_none(field, value)
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         value = int(value)
     if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
@@ -131,7 +131,7 @@ def as_user_id(field: str, value: Any) -> int | None:
     if isinstance(value, bool):
         raise ValueError(f"{field!r} must be an integer")
     if isinstance(value, bytes):
-        value = value.decode("ascii", errors="replace")
+        value = text_or_none(field, value)
     if isinstance(value, str):
         value = value.strip()
         if not value.lstrip("-").isdigit():
