@@ -70,6 +70,30 @@ def test_quickstart_runs_with_no_aws_account() -> None:
     assert "shpat_" not in result.stdout + result.stderr
 
 
+def test_session_model_on_a_loopback_endpoint_needs_no_credentials(
+    moto_server_endpoint: str,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_ENDPOINT_URL_DYNAMODB=moto_server_endpoint,
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_EC2_METADATA_DISABLED="true",
+        SHOPIFY_SESSIONS_TABLE=f"model_{os.getpid()}_{id(env)}",
+    )
+    code = (
+        "from shopify_sessions.dynamodb.model import SessionModel\n"
+        "SessionModel.create_table(wait=True)\n"
+        "SessionModel(id='offline_a', shop='a', state='', is_online=False).save()\n"
+        "print(SessionModel.get('offline_a').shop)\n"
+        "SessionModel.delete_table()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0 and result.stdout == "a\n", result.stderr
+
+
 def test_a_botocore_config_sets_timeouts_pool_and_attempts() -> None:
     from botocore.config import Config
 
