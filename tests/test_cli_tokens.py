@@ -254,15 +254,18 @@ def test_keep_warm(table: DynamoDBSessionStorage, fake_shopify: FakeShopify) -> 
     dead = installed(fake_shopify, SHOPS[2])
     dead.refresh_token_expires = now + timedelta(days=1)
     fake_shopify.uninstall(SHOPS[2])
-    for session in (due, later, dead):
+    legacy = _non_expiring(fake_shopify, SHOPS[3])  # not migrated yet: nothing to refresh
+    for session in (due, later, dead, legacy):
         table.store_session(session)
 
     dry = _cli(table, fake_shopify, "keep-warm", "--dry-run", "--json")
     assert dry.code == 0 and dry.json()["would_refresh"] == sorted(SHOPS[0:3:2]), dry
+    assert (dry.json()["not_due"], dry.json()["not_migrated"]) == (1, 1), dry
 
     result = _cli(table, fake_shopify, "keep-warm", "--days", "14")
     assert result.code == 3, result
-    assert "refreshed 1, not due 1, need reauthorization 1, failed 0" in result.out, result
+    counts = "refreshed 1, not due 1, not migrated 1 (run migrate-to-expiring), "
+    assert counts + "need reauthorization 1, failed 0" in result.out, result
     fresh = table.load_session(due.id)
     assert fresh is not None and fresh.access_token == fake_shopify.active_token(SHOPS[0])
     assert fresh.refresh_token_expires is not None

@@ -60,8 +60,12 @@ def _credentials(command: F) -> F:
                 show_default=True,
                 help="Seconds one token request may take, retries included.",
             ),
-            click.option(  # tests and staging: send token requests to a fake Shopify
-                "--shopify-endpoint", envvar="SHOPIFY_SESSIONS_SHOPIFY_ENDPOINT", hidden=True
+            click.option(
+                "--shopify-endpoint",
+                envvar="SHOPIFY_SESSIONS_SHOPIFY_ENDPOINT",
+                metavar="URL",
+                help="Send every token request to this loopback URL instead of the shops "
+                "(a FakeShopify, to rehearse). Default: $SHOPIFY_SESSIONS_SHOPIFY_ENDPOINT.",
             ),
         ]
     ):
@@ -99,6 +103,7 @@ class Tally:
     reauthorize: dict[str, str] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
     not_started: int = 0
+    not_migrated: int | None = None  # keep-warm: non-expiring sessions (migrate them first)
 
     def exit_code(self) -> int:
         if self.failed or self.not_started:
@@ -165,6 +170,7 @@ def _report(tally: Tally, noun: str, unchanged: str, as_json: bool) -> None:
                 {
                     noun: sorted(tally.done),
                     unchanged: tally.unchanged,
+                    **({} if tally.not_migrated is None else {"not_migrated": tally.not_migrated}),
                     "reauthorize": tally.reauthorize,
                     "failed": tally.failed,
                     "not_started": tally.not_started,
@@ -173,12 +179,17 @@ def _report(tally: Tally, noun: str, unchanged: str, as_json: bool) -> None:
             )
         )
     else:
-        click.echo(
-            f"{noun.replace('_', ' ')} {len(tally.done)}, "
-            f"{unchanged.replace('_', ' ')} {tally.unchanged}, "
-            f"need reauthorization {len(tally.reauthorize)}, failed {len(tally.failed)}"
-            + (f", not started {tally.not_started} (run again)" if tally.not_started else "")
-        )
+        parts = [
+            f"{noun.replace('_', ' ')} {len(tally.done)}",
+            f"{unchanged.replace('_', ' ')} {tally.unchanged}",
+        ]
+        if tally.not_migrated is not None:
+            hint = " (run migrate-to-expiring)" if tally.not_migrated else ""
+            parts.append(f"not migrated {tally.not_migrated}{hint}")
+        parts += [f"need reauthorization {len(tally.reauthorize)}", f"failed {len(tally.failed)}"]
+        if tally.not_started:
+            parts.append(f"not started {tally.not_started} (run again)")
+        click.echo(", ".join(parts))
         for shop, reason in sorted({**tally.reauthorize, **tally.failed}.items()):
             click.echo(f"  {shop}: {reason}")
     raise SystemExit(tally.exit_code())
@@ -292,8 +303,9 @@ def keep_warm(
     """Refresh every offline session whose refresh token expires within --days (a daily cron).
 
     Quiet shops never fall off the 90-day cliff. Refreshes go through the same single-flight
-    path as workers (lease, newest pair wins). Exit code: 0 done, 1 some failed (run again),
-    3 some shops must open the app again.
+    path as workers (lease, newest pair wins). Non-expiring sessions are counted apart as
+    "not migrated": they have nothing to refresh until migrate-to-expiring ran. Exit code:
+    0 done, 1 some failed (run again), 3 some shops must open the app again.
     """
     storage = settings.storage(cipher=env_cipher())
     cutoff = datetime.now(timezone.utc) + timedelta(days=days)
@@ -305,7 +317,8 @@ def keep_warm(
         and s.refresh_token_expires is not None
         and s.refresh_token_expires <= cutoff
     ]
-    tally = Tally(unchanged=len(sessions) - len(due))
+    not_migrated = sum(1 for s in sessions if s.expires is None and not s.refresh_token)
+    tally = Tally(unchanged=len(sessions) - len(due) - not_migrated, not_migrated=not_migrated)
     if dry_run:
         tally.done = sorted(session.shop for session in due)
         if not as_json:
