@@ -193,10 +193,14 @@ class TokenBook:
 
     # -- what the merchant and the test do -------------------------------------------------
 
-    def install(self, shop: str, *, expiring: bool, scope: str) -> Grant:
+    def install(
+        self, shop: str, *, expiring: bool, scope: str, access_token: str | None = None
+    ) -> Grant:
         record = self._shops.setdefault(shop, _Shop(scope))
         record.scope = scope
         answer = self._issue_offline(record, expiring=expiring, now=self.now())
+        if access_token is not None and record.access is not None:  # a copy's token, adopted
+            record.access.value = answer["access_token"] = access_token
         return Grant(
             access_token=str(answer["access_token"]),
             refresh_token=record.current.value if record.current else None,

@@ -144,11 +144,26 @@ class FakeShopify:
 
     # -- the merchant's side -----------------------------------------------------------------
 
-    def install(self, shop: str, *, expiring: bool = True, scope: str = DEFAULT_SCOPE) -> Grant:
+    def install(
+        self,
+        shop: str,
+        *,
+        expiring: bool = True,
+        scope: str = DEFAULT_SCOPE,
+        access_token: str | None = None,
+    ) -> Grant:
         """As if the merchant installed or reopened the app: a new offline token for ``shop``,
-        every earlier offline and refresh token of the shop revoked."""
+        every earlier offline and refresh token of the shop revoked.
+
+        ``access_token`` makes that token the new one instead of a made-up one: to rehearse
+        on a copy of a table, whose tokens the fake then accepts (with ``expiring=False``, as
+        the tokens ``migrate-to-expiring`` exchanges)."""
+        if access_token is not None and (expiring or not access_token):
+            raise ValueError("access_token needs expiring=False and a non-empty token")
         with self._core.lock:
-            return self._core.book.install(shop, expiring=expiring, scope=scope)
+            return self._core.book.install(
+                shop, expiring=expiring, scope=scope, access_token=access_token
+            )
 
     def uninstall(self, shop: str) -> None:
         """Every token of ``shop`` dies: refreshes answer invalid_grant, the Admin API 401."""
