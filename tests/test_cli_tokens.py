@@ -102,6 +102,12 @@ def test_migrate_one_shop_and_missing_credentials(
     wrong = _cli(table, fake_shopify, "migrate-to-expiring", "--json", secret="not-the-secret")
     assert wrong.code == 1 and "invalid_client" in wrong.json()["failed"][SHOPS[1]], wrong
     assert "not-the-secret" not in wrong.out + wrong.err
+    env = {"SHOPIFY_API_KEY": "k", "SHOPIFY_API_SECRET": "s"}
+    env["SHOPIFY_SESSIONS_SHOPIFY_ENDPOINT"] = "http://shopify.example.com"
+    remote = run(
+        "migrate-to-expiring", endpoint=table.connection.host, table=table.table_name, env=env
+    )
+    assert remote.code == 1 and "must be a loopback URL" in remote.err, remote
 
 
 def test_migration_stopped_halfway_stores_what_it_exchanged(
@@ -219,8 +225,9 @@ def test_a_rerun_recovers_every_shop_exchanged_but_not_stored(
     throttling.set()
     process = _start(proxy.endpoint, table.table_name, fake_shopify, "migrate-to-expiring")
     _wait_for(
-        lambda: fake_shopify.call_count(grant="token_exchange") == 3
-        and proxy.counts["PutItem"] >= 3,
+        lambda: (
+            fake_shopify.call_count(grant="token_exchange") == 3 and proxy.counts["PutItem"] >= 3
+        ),
         "three exchanges and their stores",
     )
     if stop == "SIGKILL":  # between the exchange and the store, by construction

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from shopify_sessions.domain.session import Session, offline_session_id
+from shopify_sessions.dynamodb.settings import is_local_endpoint
 from shopify_sessions.dynamodb.storage import DynamoDBSessionStorage
 from shopify_sessions.errors import SessionStorageError
 from shopify_sessions.tokens.errors import ReauthorizationRequiredError, TokenRefreshError
@@ -86,6 +87,11 @@ def _refresher(
     assert client_id is not None and client_secret is not None
     http = None
     if endpoint:
+        if not endpoint.startswith("http://") or not is_local_endpoint(endpoint):
+            fail(
+                f"--shopify-endpoint must be a loopback URL such as http://127.0.0.1:PORT (a "
+                f"FakeShopify, to rehearse), not {endpoint!r}"
+            )
         import httpx
 
         from shopify_sessions.testing import LoopbackTransport
