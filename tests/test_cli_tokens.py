@@ -212,7 +212,7 @@ def test_migration_keeps_retrying_a_throttled_store(
     assert fake_shopify.call_count(grant="token_exchange") == 3
 
 
-@pytest.mark.parametrize("stop", ["SIGKILL", "SIGINT twice"])
+@pytest.mark.parametrize("stop", ["SIGKILL", "SIGINT twice", "store refused"])
 def test_a_rerun_recovers_every_shop_exchanged_but_not_stored(
     table: DynamoDBSessionStorage,
     fake_shopify: FakeShopify,
@@ -223,6 +223,10 @@ def test_a_rerun_recovers_every_shop_exchanged_but_not_stored(
     for shop in SHOPS[:3]:
         table.store_session(_non_expiring(fake_shopify, shop))
     throttling.set()
+    if stop == "store refused":  # what no retry fixes: the run ends by itself
+        proxy.faults = lambda operation, body, attempt: (
+            Fault.error(400, "AccessDeniedException") if operation == "PutItem" else None
+        )
     process = _start(proxy.endpoint, table.table_name, fake_shopify, "migrate-to-expiring")
     _wait_for(
         lambda: (
@@ -234,6 +238,11 @@ def test_a_rerun_recovers_every_shop_exchanged_but_not_stored(
         process.kill()
         process.communicate(timeout=30)
         assert process.returncode == -signal.SIGKILL
+    elif stop == "store refused":
+        out, err = process.communicate(timeout=60)
+        assert process.returncode == 1 and "Traceback" not in err, (out, err)
+        assert out.count("run again within 7 days") == 3 and "PutItem" in out, out
+        proxy.faults = None
     else:
         process.send_signal(signal.SIGINT)  # finish the shops in flight: they keep retrying
         time.sleep(1.0)
