@@ -110,6 +110,28 @@ def test_migrate_one_shop_and_missing_credentials(
     assert remote.code == 1 and "must be a loopback URL" in remote.err, remote
 
 
+def _start(endpoint: str, table: str, fake: FakeShopify, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*CLI, "--endpoint-url", endpoint, "--table", table, *args],
+        env={
+            **os.environ,
+            "SHOPIFY_API_KEY": fake.client_id,
+            "SHOPIFY_API_SECRET": fake.client_secret,
+            "SHOPIFY_SESSIONS_SHOPIFY_ENDPOINT": fake.url,
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 60
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
 def test_migration_stopped_halfway_stores_what_it_exchanged(
     table: DynamoDBSessionStorage, fake_shopify: FakeShopify
 ) -> None:
@@ -117,22 +139,15 @@ def test_migration_stopped_halfway_stores_what_it_exchanged(
     for session in sessions:
         table.store_session(session)
     fake_shopify.latency = 0.4
-    env_args = ["--endpoint-url", table.connection.host or "", "--table", table.table_name]
-    process = subprocess.Popen(
-        [*CLI, *env_args, "migrate-to-expiring", "--concurrency", "1"],
-        env={
-            **os.environ,
-            "SHOPIFY_API_KEY": fake_shopify.client_id,
-            "SHOPIFY_API_SECRET": fake_shopify.client_secret,
-            "SHOPIFY_SESSIONS_SHOPIFY_ENDPOINT": fake_shopify.url,
-        },
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    process = _start(
+        table.connection.host or "",
+        table.table_name,
+        fake_shopify,
+        "migrate-to-expiring",
+        "--concurrency",
+        "1",
     )
-    deadline = time.monotonic() + 30
-    while fake_shopify.call_count() == 0 and time.monotonic() < deadline:
-        time.sleep(0.02)
+    _wait_for(lambda: fake_shopify.call_count() > 0, "the first exchange")
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=30)
     assert process.returncode == 1, (out, err)
@@ -159,28 +174,6 @@ def throttled_puts(
             Fault.throttle() if operation == "PutItem" and throttling.is_set() else None
         )
         yield proxy, throttling
-
-
-def _start(endpoint: str, table: str, fake: FakeShopify, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [*CLI, "--endpoint-url", endpoint, "--table", table, *args],
-        env={
-            **os.environ,
-            "SHOPIFY_API_KEY": fake.client_id,
-            "SHOPIFY_API_SECRET": fake.client_secret,
-            "SHOPIFY_SESSIONS_SHOPIFY_ENDPOINT": fake.url,
-        },
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _wait_for(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 60
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def _all_migrated(table: DynamoDBSessionStorage, fake: FakeShopify, shops: list[str]) -> None:
