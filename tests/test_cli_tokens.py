@@ -202,6 +202,9 @@ def test_migration_keeps_retrying_a_throttled_store(
     assert "migrated 3, already expiring 0, need reauthorization 0, failed 0" in out, (out, err)
     assert "retrying until it is stored" in err and "Traceback" not in err, err
     _all_migrated(table, fake_shopify, SHOPS[:3])
+    stored = [table.load_session(offline_session_id(shop)) for shop in SHOPS[:3]]
+    for secret in _secrets(fake_shopify, [s for s in stored if s is not None]):
+        assert secret not in out + err
     assert fake_shopify.call_count(grant="token_exchange") == 3
 
 
