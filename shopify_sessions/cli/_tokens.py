@@ -20,11 +20,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from shopify_sessions.domain.session import Session, offline_session_id
+from shopify_sessions.dynamodb.settings import is_local_endpoint
 from shopify_sessions.dynamodb.storage import DynamoDBSessionStorage
-from shopify_sessions.errors import SessionConflictError, SessionStorageError
+from shopify_sessions.errors import SessionStorageError
 from shopify_sessions.tokens.errors import ReauthorizationRequiredError, TokenRefreshError
 
 from ._app import Settings, cli, env_cipher, fail, progress
+from ._migration import GONE, MIGRATED, Migrator
 
 if TYPE_CHECKING:
     from shopify_sessions.tokens.refresher import ShopifyTokenRefresher
@@ -33,7 +35,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_FAILED = 1  # some shops failed for now: run again later
 EXIT_REAUTHORIZE = 3  # only merchants can fix what is left: they must open the app again
-GONE = "deleted meanwhile (uninstalled)"
 
 
 def _credentials(command: F) -> F:
@@ -60,8 +61,12 @@ def _credentials(command: F) -> F:
                 show_default=True,
                 help="Seconds one token request may take, retries included.",
             ),
-            click.option(  # tests and staging: send token requests to a fake Shopify
-                "--shopify-endpoint", envvar="SHOPIFY_SESSIONS_SHOPIFY_ENDPOINT", hidden=True
+            click.option(
+                "--shopify-endpoint",
+                envvar="SHOPIFY_SESSIONS_SHOPIFY_ENDPOINT",
+                metavar="URL",
+                help="Send every token request to this loopback URL instead of the shops "
+                "(a FakeShopify, to rehearse). Default: $SHOPIFY_SESSIONS_SHOPIFY_ENDPOINT.",
             ),
         ]
     ):
@@ -82,6 +87,11 @@ def _refresher(
     assert client_id is not None and client_secret is not None
     http = None
     if endpoint:
+        if not endpoint.startswith("http://") or not is_local_endpoint(endpoint):
+            fail(
+                f"--shopify-endpoint must be a loopback URL such as http://127.0.0.1:PORT (a "
+                f"FakeShopify, to rehearse), not {endpoint!r}"
+            )
         import httpx
 
         from shopify_sessions.testing import LoopbackTransport
@@ -99,6 +109,7 @@ class Tally:
     reauthorize: dict[str, str] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
     not_started: int = 0
+    not_migrated: int | None = None  # keep-warm: non-expiring sessions (migrate them first)
 
     def exit_code(self) -> int:
         if self.failed or self.not_started:
@@ -107,14 +118,20 @@ class Tally:
 
 
 @contextmanager
-def _stop_on_signal() -> Iterator[threading.Event]:
-    """The first Ctrl-C or SIGTERM stops new work; requests in flight finish and are stored."""
+def _stop_on_signal(give_up: threading.Event) -> Iterator[threading.Event]:
+    """The first Ctrl-C or SIGTERM stops new work; requests in flight finish and are stored.
+    The second sets ``give_up`` (stores being retried end; a re-run recovers them), the third
+    aborts."""
     stop = threading.Event()
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     def handler(signum: int, frame: Any) -> None:
-        click.echo("stopping: finishing the shops in flight (again to abort)", err=True)
-        stop.set()
+        if not stop.is_set():
+            click.echo("stopping: finishing the shops in flight (again to give up)", err=True)
+            stop.set()
+            return
+        click.echo("giving up on the shops in flight (again to abort)", err=True)
+        give_up.set()
         for sig, old in previous.items():
             signal.signal(sig, old)
 
@@ -128,11 +145,16 @@ def _stop_on_signal() -> Iterator[threading.Event]:
 
 
 def _run_each(
-    sessions: list[Session], work: Callable[[Session], str], concurrency: int, label: str
+    sessions: list[Session],
+    work: Callable[[Session], str],
+    concurrency: int,
+    label: str,
+    give_up: threading.Event | None = None,
 ) -> tuple[dict[str, str], int]:
     """``work`` per session on a bounded pool: outcome per shop, and how many never started."""
     outcomes: dict[str, str] = {}
-    with _stop_on_signal() as stop, progress(label, total=len(sessions)) as advance:
+    give_up = give_up or threading.Event()
+    with _stop_on_signal(give_up) as stop, progress(label, total=len(sessions)) as advance:
 
         def guarded(session: Session) -> str | None:
             return None if stop.is_set() else work(session)
@@ -154,6 +176,7 @@ def _report(tally: Tally, noun: str, unchanged: str, as_json: bool) -> None:
                 {
                     noun: sorted(tally.done),
                     unchanged: tally.unchanged,
+                    **({} if tally.not_migrated is None else {"not_migrated": tally.not_migrated}),
                     "reauthorize": tally.reauthorize,
                     "failed": tally.failed,
                     "not_started": tally.not_started,
@@ -162,12 +185,17 @@ def _report(tally: Tally, noun: str, unchanged: str, as_json: bool) -> None:
             )
         )
     else:
-        click.echo(
-            f"{noun.replace('_', ' ')} {len(tally.done)}, "
-            f"{unchanged.replace('_', ' ')} {tally.unchanged}, "
-            f"need reauthorization {len(tally.reauthorize)}, failed {len(tally.failed)}"
-            + (f", not started {tally.not_started} (run again)" if tally.not_started else "")
-        )
+        parts = [
+            f"{noun.replace('_', ' ')} {len(tally.done)}",
+            f"{unchanged.replace('_', ' ')} {tally.unchanged}",
+        ]
+        if tally.not_migrated is not None:
+            hint = " (run migrate-to-expiring)" if tally.not_migrated else ""
+            parts.append(f"not migrated {tally.not_migrated}{hint}")
+        parts += [f"need reauthorization {len(tally.reauthorize)}", f"failed {len(tally.failed)}"]
+        if tally.not_started:
+            parts.append(f"not started {tally.not_started} (run again)")
+        click.echo(", ".join(parts))
         for shop, reason in sorted({**tally.reauthorize, **tally.failed}.items()):
             click.echo(f"  {shop}: {reason}")
     raise SystemExit(tally.exit_code())
@@ -229,9 +257,12 @@ def migrate_to_expiring(
     """Migrate every offline session without an expiry to an expiring token (token exchange).
 
     Each new pair is stored only if the session still holds the token that was exchanged
-    (never over a session refreshed or reinstalled meanwhile). Safe to re-run: migrated
-    sessions are skipped. Ctrl-C stops new exchanges and stores those in flight. Exit code:
-    0 done, 1 some failed (run again), 3 some shops must open the app again.
+    (never over a session refreshed or reinstalled meanwhile); a store DynamoDB refuses is
+    retried until it lands. Safe to re-run, also after a crash: the old token stays stored
+    until the new pair is, and Shopify answers the same pair again for 7 days. Shops Shopify
+    refused are recorded and not asked again. Ctrl-C stops new exchanges and stores those in
+    flight (twice: gives up on them, for a re-run). Exit code: 0 done, 1 some failed (run
+    again), 3 some shops must open the app again.
     """
     storage = settings.storage(cipher=env_cipher())
     sessions = _offline_sessions(storage, shop)
@@ -243,22 +274,11 @@ def migrate_to_expiring(
             click.echo(f"dry run: would migrate {len(todo)} of {len(sessions)} offline sessions")
         _report(tally, "would_migrate", "already_expiring", as_json)
     refresher = _refresher(client_id, client_secret, shopify_endpoint, timeout)
-
-    def migrate(session: Session) -> str:
-        try:
-            new = refresher.migrate(session)
-        except (TokenRefreshError, ValueError) as error:
-            return _outcome_of(error)
-        try:
-            storage.store_session(new, expected=session)
-        except SessionConflictError:
-            return "changed since it was read (refreshed or reinstalled): not overwritten"
-        except SessionStorageError as error:
-            return f"exchanged, but storing the new pair failed: {error}"
-        return "migrated"
-
-    outcomes, tally.not_started = _run_each(todo, migrate, concurrency, "migrating")
-    _sort(tally, outcomes, "migrated")
+    migrate = Migrator(storage, refresher.migrate, threading.Event())
+    outcomes, tally.not_started = _run_each(
+        todo, migrate, concurrency, "migrating", migrate.give_up
+    )
+    _sort(tally, outcomes, MIGRATED)
     _report(tally, "migrated", "already_expiring", as_json)
 
 
@@ -289,8 +309,9 @@ def keep_warm(
     """Refresh every offline session whose refresh token expires within --days (a daily cron).
 
     Quiet shops never fall off the 90-day cliff. Refreshes go through the same single-flight
-    path as workers (lease, newest pair wins). Exit code: 0 done, 1 some failed (run again),
-    3 some shops must open the app again.
+    path as workers (lease, newest pair wins). Non-expiring sessions are counted apart as
+    "not migrated": they have nothing to refresh until migrate-to-expiring ran. Exit code:
+    0 done, 1 some failed (run again), 3 some shops must open the app again.
     """
     storage = settings.storage(cipher=env_cipher())
     cutoff = datetime.now(timezone.utc) + timedelta(days=days)
@@ -302,7 +323,8 @@ def keep_warm(
         and s.refresh_token_expires is not None
         and s.refresh_token_expires <= cutoff
     ]
-    tally = Tally(unchanged=len(sessions) - len(due))
+    not_migrated = sum(1 for s in sessions if s.expires is None and not s.refresh_token)
+    tally = Tally(unchanged=len(sessions) - len(due) - not_migrated, not_migrated=not_migrated)
     if dry_run:
         tally.done = sorted(session.shop for session in due)
         if not as_json:

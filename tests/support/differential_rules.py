@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from shopify_sessions.domain.flags import flag_from_text
+
 from .differential import MAX_MS, MIN_MS
 
 # rows checked outside the differential suite (store-time checks), and by which test
@@ -360,7 +362,7 @@ def _user_bool_strings(case: dict[str, Any]) -> dict[str, Any] | None:
         return None
     bools = {"emailVerified", "accountOwner", "collaborator"}
     entries = [
-        [k, v.lower() == "true"]
+        [k, flag_from_text(v) is True]
         if isinstance(k, str) and _RENAMES.get(k.lower(), k.lower()) in bools and isinstance(v, str)
         else [k, v]
         for k, v in case["entries"]
