@@ -38,7 +38,8 @@ BENCH_JSON = ROOT / "bench" / "results" / "bench.json"
 BENCH_PNG_SITE = "explanation/bench.png"  # the plot drawn at build time, in the site
 
 _BLOCK = re.compile(
-    r"(?P<open><!-- generated: (?P<name>[a-z0-9-]+) -->\n)(?P<body>.*?)(?P<close><!-- end generated: (?P=name) -->)",
+    r"(?P<open><!-- generated: (?P<name>[a-z0-9-]+) -->\n)(?P<body>.*?)"
+    r"(?P<close><!-- end generated: (?P=name) -->)",
     re.DOTALL,
 )
 
@@ -53,7 +54,9 @@ _PNG_ON_GITHUB = "../../bench/results/bench.png"
 def _no_environment() -> Iterator[None]:
     """The defaults a storage gets when nothing in the environment says otherwise."""
     keep = {"PATH", "HOME", "TMPDIR"}
-    with mock.patch.dict(os.environ, {k: v for k, v in os.environ.items() if k in keep}, clear=True):
+    with mock.patch.dict(
+        os.environ, {k: v for k, v in os.environ.items() if k in keep}, clear=True
+    ):
         yield
 
 
@@ -114,7 +117,12 @@ def configuration() -> str:
     d = defaults()
     rows = [
         ("table name", "`session_table_name`", "`SHOPIFY_SESSIONS_TABLE`", f"`{d['table']}`"),
-        ("shop index name", "`shop_index_name`", "`SHOPIFY_SESSIONS_SHOP_INDEX`", f"`{d['index']}`"),
+        (
+            "shop index name",
+            "`shop_index_name`",
+            "`SHOPIFY_SESSIONS_SHOP_INDEX`",
+            f"`{d['index']}`",
+        ),
         (
             "region",
             "`region`",
@@ -292,7 +300,7 @@ def _checked_by(checked: str) -> str:
     return f"`{checked}`"
 
 
-# --- performance, from bench/results/bench.json ----------------------------------------------------
+# --- performance, from bench/results/bench.json ------------------------------------------------
 
 
 def _report() -> Any:
