@@ -290,14 +290,14 @@ def node_differences() -> str:
         (f"`{id}`", row.input, row.node, row.python, row.why, _checked_by(checked))
         for id, checked, row in documented_rows()
     ]
-    return _table(("id", "input", "Node", "Python", "why", "checked by"), rows)
+    return _table(("id", "input", "Node", "Python", "why", "rule"), rows)
 
 
 def _checked_by(checked: str) -> str:
+    """``refuse`` (a differential rule's kind), or the unit test's file."""
     if checked.startswith("differential"):
-        kind = checked.split("(")[1].rstrip(")")
-        return f"`tests/test_differential.py`, a {kind} rule"
-    return f"`{checked}`"
+        return checked.split("(")[1].rstrip(")")
+    return f"unit test: `{checked.split('::')[0]}`"
 
 
 # --- performance, from bench/results/bench.json ------------------------------------------------
