@@ -96,3 +96,26 @@ def test_relative_links_resolve(path: Path) -> None:
     assert targets
     missing = [t for t in targets if not (path.parent / t).exists()]
     assert not missing, f"{_name(path)} links to files that do not exist: {missing}"
+
+
+IMPORT = re.compile(r"from\s+(shopify_sessions[\w.]*)\s+import\s+([\w, ]+)")
+
+
+@pytest.mark.parametrize("path", [p for p in PROSE if p.exists()], ids=_name)
+def test_named_imports_exist(path: Path) -> None:
+    """Imports quoted anywhere (shell one-liners too), e.g. a module that moved."""
+    import importlib
+
+    missing = []
+    for module, names in IMPORT.findall(path.read_text(encoding="utf-8")):
+        try:
+            imported = importlib.import_module(module)
+        except ImportError:
+            missing.append(module)
+            continue
+        missing += [
+            f"{module}.{name.strip()}"
+            for name in names.split(",")
+            if name.strip() and not hasattr(imported, name.strip())
+        ]
+    assert not missing, f"{_name(path)} imports what does not exist: {missing}"
