@@ -450,6 +450,16 @@ def webhooks_for_a_shop_with_no_session_are_answered(
         assert app.post("/webhooks", body, headers).status == 200, topic
 
 
+def a_verified_webhook_naming_no_shop_is_400(app: AppDriver, mp: pytest.MonkeyPatch) -> None:
+    open_app(app)
+    body, headers = webhook("app/uninstalled", SHOP, {"id": 1})
+    del headers["X-Shopify-Shop-Domain"]
+
+    assert app.post("/webhooks", body, headers).status == 400
+
+    assert app.storage.find_session_ids_by_shop(SHOP) == [OFFLINE_ID]
+
+
 def a_webhook_acts_on_the_shop_its_signed_body_names(
     app: AppDriver, mp: pytest.MonkeyPatch
 ) -> None:
@@ -478,6 +488,7 @@ WEBHOOK_SCENARIOS: list[Scenario] = [
     ),
     webhooks_with_a_bad_hmac_are_401_and_change_nothing,
     webhooks_for_a_shop_with_no_session_are_answered,
+    a_verified_webhook_naming_no_shop_is_400,
     a_webhook_acts_on_the_shop_its_signed_body_names,
 ]
 
