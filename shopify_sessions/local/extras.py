@@ -152,23 +152,26 @@ def write_extras(data: Path, records: Iterable[Record], write: Any) -> None:
 
 
 def _table_names(client: Any) -> Iterator[str]:
-    request: dict[str, Any] = {}
-    while True:
-        page = client.list_tables(**request)
-        yield from page.get("TableNames", [])
-        if "LastEvaluatedTableName" not in page:
-            return
-        request["ExclusiveStartTableName"] = page["LastEvaluatedTableName"]
+    return _paged(
+        client.list_tables, {}, "TableNames", "LastEvaluatedTableName", "ExclusiveStartTableName"
+    )
 
 
 def _scan(client: Any, name: str) -> Iterator[dict[str, Any]]:
-    request: dict[str, Any] = {"TableName": name, "ConsistentRead": True}
+    request = {"TableName": name, "ConsistentRead": True}
+    return _paged(client.scan, request, "Items", "LastEvaluatedKey", "ExclusiveStartKey")
+
+
+def _paged(
+    call: Callable[..., Any], request: dict[str, Any], items: str, last: str, start: str
+) -> Iterator[Any]:
+    """Every entry of a paginated listing: ``call`` again from each page's ``last``."""
     while True:
-        page = client.scan(**request)
-        yield from page.get("Items", [])
-        if "LastEvaluatedKey" not in page:
+        page = call(**request)
+        yield from page.get(items, [])
+        if last not in page:
             return
-        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        request = {**request, start: page[last]}
 
 
 def _create_request(table: dict[str, Any]) -> dict[str, Any]:
