@@ -78,7 +78,10 @@ def _not_dynamodb(environ: dict[str, Any]) -> tuple[str, str] | None:
         or not credential.startswith("Credential=")
         or len(scope) != 5
     ):
-        return "InvalidSignatureException", "only AWS SigV4 signed requests are served (SigV4)"
+        return (
+            "InvalidSignatureException",
+            "only requests signed with AWS Signature Version 4 (SigV4) are served",
+        )
     if scope[3] != SERVICE:
         return (
             "InvalidSignatureException",
@@ -178,8 +181,11 @@ def _serve(listener: socket.socket, app: WsgiApp) -> tuple[Any, threading.Thread
     # moto 5.2 added its own handler (header spelling for S3); 5.1 uses werkzeug's
     MotoRequestHandler = getattr(werkzeug_app, "MotoRequestHandler", WSGIRequestHandler)
     with listener:  # the server works on its own duplicate of the socket
-        listener.listen(128)
         host, port = listener.getsockname()[:2]
+        try:
+            listener.listen(128)
+        except OSError as error:  # another process bound it too, and listened first
+            raise _unavailable(port, error) from None
         server = make_server(
             host, port, app, threaded=True, request_handler=MotoRequestHandler, fd=listener.fileno()
         )
@@ -198,6 +204,10 @@ def _bind(port: int) -> socket.socket:
         listener.bind(("127.0.0.1", port))
     except OSError as error:
         listener.close()
-        why = f"port {port} on 127.0.0.1 is not available ({error.strerror})"
-        raise OSError(f"{why}: pick another with --port") from None
+        raise _unavailable(port, error) from None
     return listener
+
+
+def _unavailable(port: int, error: OSError) -> OSError:
+    why = f"port {port} on 127.0.0.1 is not available ({error.strerror})"
+    return OSError(f"{why}: pick another with --port")
