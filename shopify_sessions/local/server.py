@@ -151,7 +151,7 @@ class GuardedServer:
         listener = _bind(self.port)
         with listener:
             if prepare is not None:
-                setup, setup_thread = _serve(_bind(0), app)
+                setup, setup_thread = _serve(_bind(0), app, poll_interval=0.01)
                 try:
                     host, port = setup.server_address[:2]
                     prepare(f"http://{host}:{port}")
@@ -173,8 +173,11 @@ class GuardedServer:
             self._thread = None
 
 
-def _serve(listener: socket.socket, app: WsgiApp) -> tuple[Any, threading.Thread]:
-    """Accept connections on ``listener`` in a daemon thread (the server takes it over)."""
+def _serve(
+    listener: socket.socket, app: WsgiApp, poll_interval: float = 0.5
+) -> tuple[Any, threading.Thread]:
+    """Accept connections on ``listener`` in a daemon thread (the server takes it over);
+    ``shutdown()`` waits up to ``poll_interval`` seconds."""
     from moto.moto_server import werkzeug_app
     from werkzeug.serving import WSGIRequestHandler, make_server
 
@@ -190,7 +193,10 @@ def _serve(listener: socket.socket, app: WsgiApp) -> tuple[Any, threading.Thread
             host, port, app, threaded=True, request_handler=MotoRequestHandler, fd=listener.fileno()
         )
     thread = threading.Thread(
-        target=server.serve_forever, name="shopify-sessions-local", daemon=True
+        target=server.serve_forever,
+        kwargs={"poll_interval": poll_interval},
+        name="shopify-sessions-local",
+        daemon=True,
     )
     thread.start()
     return server, thread
