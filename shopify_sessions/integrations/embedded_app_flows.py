@@ -240,6 +240,10 @@ def webhook(shopify: ShopifyApp, request: RequestInput, topic: str | None) -> Fl
     if not verified.ok:
         log.warning("webhook refused: %s", verified.log.code)
         return verified.response
+    if topic not in DELETES_SESSIONS and topic != "app/scopes_update":
+        if topic in PRIVACY_TOPICS:
+            log.info("webhook %s: no customer data in the sessions", topic)
+        return verified.response  # nothing of the sessions to change
     payload = _json_object(request["body"])
     try:
         shop = webhook_shop(verified, payload)
@@ -249,14 +253,12 @@ def webhook(shopify: ShopifyApp, request: RequestInput, topic: str | None) -> Fl
     if topic in DELETES_SESSIONS:
         deleted = yield DeleteShop(shop)
         log.info("webhook %s: deleted %s sessions of %s", topic, deleted, shop)
-    elif topic == "app/scopes_update":
-        current = payload.get("current")
-        if not isinstance(current, list) or not all(isinstance(s, str) for s in current):
-            log.warning("webhook app/scopes_update refused: no 'current' list of scopes")
-            return _bad_request()
-        yield from update_scope(shop, ",".join(current))
-    elif topic in PRIVACY_TOPICS:
-        log.info("webhook %s for %s: no customer data in the sessions", topic, shop)
+        return verified.response
+    current = payload.get("current")  # app/scopes_update
+    if not isinstance(current, list) or not all(isinstance(s, str) for s in current):
+        log.warning("webhook app/scopes_update refused: no 'current' list of scopes")
+        return _bad_request()
+    yield from update_scope(shop, ",".join(current))
     return verified.response
 
 
