@@ -34,7 +34,9 @@ from shopify_sessions.formats.node_json import (
     session_to_node_json,
 )
 from tests.conftest import raw_dynamodb_client
-from tests.support.cli_process import CLI, run_cli
+from tests.support.cli_process import CLI as CLI  # imported from here by other test modules
+from tests.support.cli_process import run_cli
+from tests.support.cli_process import serve_local as _serve
 from tests.support.proxy import DynamoProxy, Fault
 
 SCRIPT = Path(sys.executable).parent / "shopify-sessions"
@@ -529,27 +531,6 @@ def test_a_missing_extra_is_one_line() -> None:
     )
     result = run(command=[sys.executable, "-c", code])
     assert_one_line_error(result, "pip install 'shopify-sessions[local]'")
-
-
-def _serve(port: int, data: Path, env: dict[str, str]) -> subprocess.Popen[str]:
-    server = subprocess.Popen(
-        [*CLI, "serve-local", "--port", str(port), "--data", str(data)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert server.stdout is not None
-    banner = []
-    for line in server.stdout:  # ends when the server exits early
-        banner.append(line)
-        if "AWS_ENDPOINT_URL_DYNAMODB=" in line:
-            break
-    assert f"export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:{port}" in map(str.strip, banner), (
-        banner,
-        server.stderr.read() if server.poll() is not None and server.stderr else "",
-    )
-    return server
 
 
 def _stop(server: subprocess.Popen[str], signum: int) -> str:
