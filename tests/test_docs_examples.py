@@ -48,9 +48,12 @@ def marker(example: Example) -> tuple[str, str] | None:
 
 
 def missing_from(block: str, path: Path) -> str | None:
-    """The first line of ``block`` not found (in order) in ``path``; None when all are."""
-    lines = iter(line.rstrip() for line in path.read_text(encoding="utf-8").splitlines())
-    for wanted in (line.rstrip() for line in block.splitlines() if line.strip()):
+    """The first line of ``block`` not found (in order) in ``path``; None when all are.
+
+    Lines are compared without their indentation: an excerpt from inside a function reads
+    better dedented, and the parser may dedent it anyway."""
+    lines = iter(line.strip() for line in path.read_text(encoding="utf-8").splitlines())
+    for wanted in (line.strip() for line in block.splitlines() if line.strip()):
         if not any(line == wanted for line in lines):
             return wanted
     return None
