@@ -119,4 +119,4 @@ def test_an_excerpt_must_match_its_file(tmp_path: Path) -> None:
     source.write_text("def create_app():\n    app = Flask(__name__)\n    return app\n")
     assert missing_from("def create_app():\n\n    return app\n", source) is None
     assert missing_from("    return app\ndef create_app():\n", source) == "def create_app():"
-    assert missing_from("    app = Flask(name)\n", source) == "    app = Flask(name)"
+    assert missing_from("    app = Flask(name)\n", source) == "app = Flask(name)"
