@@ -132,8 +132,7 @@ class Coalescer:
         except SessionStorageError as error:
             sent_as = error.__dict__.pop("sent_as", None)
             if sent_as is not None:
-                how = "" if sent_as == op.action else f" ({op.action}, sent as {sent_as})"
-                error.args = (f"{method}{how}: {error}",)
+                error.args = (f"{method} ({op.action}, sent as {sent_as}): {error}",)
             raise
 
     async def turn(self, id: str) -> None:
@@ -265,9 +264,7 @@ class Coalescer:
             return False
 
         try:
-            left = await self.run_alone(
-                self.requests.write_chunk([w for w, _ in entries], wanted)
-            )
+            left = await self.run_alone(self.requests.write_chunk([w for w, _ in entries], wanted))
         except (AccessDeniedError, RefusedAsInvalidError) as error:
             if isinstance(error, AccessDeniedError):
                 self.requests.note_denied(error)
@@ -304,7 +301,7 @@ class Coalescer:
         try:
             response = await self.run_alone(self.requests.call(op.action, op.request, again=again))
         except Exception as error:
-            _fail(answers, error, op.action)
+            _fail(answers, error)  # it names its own action, as a call sent alone does
         else:
             _settle(answers, response)
 
@@ -325,8 +322,8 @@ def _settle(answers: list[Answer], response: dict[str, Any]) -> None:
 
 
 def _fail(answers: list[Answer], error: BaseException, sent_as: str | None = None) -> None:
-    """Each asker gets its own copy of ``error``; ``sent_as``: the action that carried their
-    requests (a batch, or their own), for :meth:`Coalescer.send` to name in the message."""
+    """Each asker gets its own copy of ``error``; ``sent_as``: the batch action that carried
+    their requests, for :meth:`Coalescer.send` to name in the message."""
     for answer in answers:
         if not answer.done():
             own = _own(error)

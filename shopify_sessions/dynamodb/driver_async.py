@@ -184,9 +184,7 @@ class AsyncDriver:
 
         async def one(plan: Plan[Any]) -> Any:
             async with limit:
-                return await self.run(
-                    plan, coalesce=method is not None, state=state, method=method
-                )
+                return await self.run(plan, coalesce=method is not None, state=state, method=method)
 
         results = await asyncio.gather(*(one(plan) for plan in op.plans), return_exceptions=True)
         for result in results:

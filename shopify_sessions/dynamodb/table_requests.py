@@ -227,11 +227,11 @@ class TableRequests:
             again = _again(pending, wanted, request)
             response = yield from self.call("BatchGetItem", request(pending), again=again)
             items = response.get("Responses", {}).get(self.table_name, [])
-            self._check_ids("BatchGetItem", "an item", items)
+            self.check_ids("BatchGetItem", "an item", items)
             found.extend(map(decode, items))
             unprocessed = response.get("UnprocessedKeys", {}).get(self.table_name, {})
             keys = unprocessed.get("Keys", [])
-            self._check_ids("BatchGetItem", "an unprocessed key", keys)
+            self.check_ids("BatchGetItem", "an unprocessed key", keys)
             return [key["id"]["S"] for key in keys]
 
         left = yield from until_done(send, ids, self.retry)
@@ -260,14 +260,14 @@ class TableRequests:
             response = yield from self.call("BatchWriteItem", request(pending), again=again)
             unprocessed = response.get("UnprocessedItems", {}).get(self.table_name, [])
             keys = [_request_key(entry) for entry in unprocessed]
-            self._check_ids("BatchWriteItem", "an unprocessed request", keys)
+            self.check_ids("BatchWriteItem", "an unprocessed request", keys)
             left_ids = {key["id"]["S"] for key in keys}
             return [(id, item) for id, item in pending if id in left_ids]
 
         left = yield from until_done(send, writes, self.retry)
         return [id for id, _ in left]
 
-    def _check_ids(self, action: str, what: str, keys: list[Any]) -> None:
+    def check_ids(self, action: str, what: str, keys: list[Any]) -> None:
         """Every item or key of a batch answer names a session id, or the answer is not
         DynamoDB's: a ``SessionStorageError``, never a ``KeyError`` or a session missing."""
         for key in keys:
