@@ -121,6 +121,30 @@ async def test_a_later_write_waits_for_an_earlier_one_of_the_same_id_still_in_fl
     assert truth.load_session(later.id) == later
 
 
+async def test_a_write_cancelled_while_waiting_its_turn_is_never_sent(
+    storage: AsyncDynamoDBSessionStorage, truth: DynamoDBSessionStorage, proxy: DynamoProxy
+) -> None:
+    held = {"on": True}
+    hold = _holding_back("throttle", held)
+    seen: list[bytes] = []
+
+    def faults(op: str, body: bytes, attempt: int) -> object:
+        seen.append(body)
+        return hold(op, body, attempt)  # type: ignore[operator]
+
+    proxy.faults = faults  # type: ignore[assignment]
+    early, waiting = offline(scope=MARK), offline(scope="read_customers")
+    first = asyncio.ensure_future(storage.store_session(early))
+    await asyncio.sleep(0.05)
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(storage.store_session(waiting), 0.1)
+    held["on"] = False
+    assert await first is True
+    await asyncio.sleep(0.1)
+    assert not [body for body in seen if b"read_customers" in body]
+    assert truth.load_session(early.id) == early
+
+
 # --- 2. one bad session never fails its neighbours ------------------------------------------
 
 

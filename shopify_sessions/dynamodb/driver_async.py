@@ -125,18 +125,18 @@ class AsyncDriver:
 
     async def stream(self, plan: Plan[None]) -> AsyncIterator[Any]:
         """Carry a streaming plan out, yielding what it emits as it emits it."""
-        state = self._state()
         name = _name_of(plan) if self.coalesce else None
-        state.calls += 1
-        try:
-            steps = Steps(plan)
-            for op in steps:
-                if isinstance(op, Emit):
-                    yield op.value
-                else:
-                    await self._answer(steps, op, state, name)
-        finally:
-            state.left()
+        steps = Steps(plan)
+        for op in steps:
+            if isinstance(op, Emit):
+                yield op.value  # not a call in flight: an abandoned scan never holds close()
+                continue
+            state = self._state()
+            state.calls += 1
+            try:
+                await self._answer(steps, op, state, name)
+            finally:
+                state.left()
 
     async def _answer(
         self, steps: Steps[Op, Any], op: Op, state: _LoopState, method: str | None

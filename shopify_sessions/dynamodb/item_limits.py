@@ -29,6 +29,8 @@ MIN_EXPONENT, MAX_EXPONENT = -130, 125  # of a number's leading digit: 1E-130 ..
 MAX_NESTING = 32  # levels of maps and lists, a top-level map or list being the first
 MAX_NAME_BYTES = 65535
 _SETS = frozenset({"SS", "NS", "BS"})
+_PLAIN = frozenset({"S", "BOOL", "B"})  # nothing to check beyond the item size
+_SURELY_SHORT_NAME = MAX_NAME_BYTES // 4  # characters: at most 4 bytes each in UTF-8
 
 
 def check_item(item: dict[str, Any], session_id: str) -> None:
@@ -40,8 +42,8 @@ def check_item(item: dict[str, Any], session_id: str) -> None:
             f"{MAX_ITEM_BYTES}-byte limit (400 KB); nothing was written"
         )
     for name, value in item.items():
-        if len(value) == 1 and "S" in value:
-            continue  # most attributes: text, nothing to check
+        if "S" in value or "BOOL" in value:
+            continue  # most attributes: nothing to check
         problem = _problem(value, 0)
         if problem is not None:
             path, reason = problem
@@ -54,21 +56,30 @@ def check_item(item: dict[str, Any], session_id: str) -> None:
 def _problem(value: dict[str, Any], depth: int) -> tuple[str, str] | None:
     """``(path below value, reason)`` of the first thing DynamoDB refuses, or ``None``."""
     ((kind, data),) = value.items()
+    if kind in _PLAIN:
+        return None
     if kind == "N":
         reason = _number_problem(str(data))
         return None if reason is None else ("", reason)
-    if kind in ("M", "L"):
-        if depth + 1 > MAX_NESTING:
+    if kind == "M" or kind == "L":
+        if depth >= MAX_NESTING:
             return "", f"nests maps and lists deeper than DynamoDB's {MAX_NESTING} levels"
-        entries = data.items() if kind == "M" else enumerate(data)
-        for key, inner in entries:
-            where = f".{key}" if kind == "M" else f"[{key}]"
-            reason = _name_problem(key) if isinstance(key, str) else None
-            if reason is not None:
-                return where, reason
+        if kind == "L":
+            for position, inner in enumerate(data):
+                problem = _problem(inner, depth + 1)
+                if problem is not None:
+                    return f"[{position}]{problem[0]}", problem[1]
+            return None
+        for key, inner in data.items():
+            if not key or len(key) > _SURELY_SHORT_NAME:
+                reason = _name_problem(key)
+                if reason is not None:
+                    return f".{key[:40]}", reason
+            if "S" in inner or "BOOL" in inner:
+                continue  # most values: nothing to check, no call
             problem = _problem(inner, depth + 1)
             if problem is not None:
-                return where + problem[0], problem[1]
+                return f".{key}{problem[0]}", problem[1]
         return None
     if kind in _SETS and not data:
         return "", "is an empty set"
@@ -80,7 +91,7 @@ def _problem(value: dict[str, Any], depth: int) -> tuple[str, str] | None:
 def _name_problem(name: str) -> str | None:
     if not name:
         return "has an empty attribute name (DynamoDB names are 1 byte to 64 KB)"
-    if len(name) * 4 > MAX_NAME_BYTES and len(name.encode()) > MAX_NAME_BYTES:
+    if len(name.encode()) > MAX_NAME_BYTES:
         return f"has an attribute name over DynamoDB's {MAX_NAME_BYTES}-byte limit"
     return None
 
