@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -19,8 +19,8 @@ from shopify_sessions import (
     RetryPolicy,
     SessionStorageError,
 )
-from tests.conftest import Backend
 from tests.factories import SHOP, offline, online
+from tests.support.async_storages import counted_storage
 from tests.support.proxy import DynamoProxy, Fault
 
 pytestmark = pytest.mark.anyio
@@ -34,27 +34,10 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-def proxy(moto_server_endpoint: str) -> Iterator[DynamoProxy]:
-    with DynamoProxy(moto_server_endpoint) as running:
-        yield running
-
-
-@pytest.fixture
-def truth(moto_server_endpoint: str) -> Iterator[DynamoDBSessionStorage]:
-    backend = Backend("moto_server", moto_server_endpoint)
-    yield backend.storage()
-    backend.drop_tables()
-
-
-@pytest.fixture
 async def storage(
     truth: DynamoDBSessionStorage, proxy: DynamoProxy
 ) -> AsyncIterator[AsyncDynamoDBSessionStorage]:
-    async with AsyncDynamoDBSessionStorage(
-        truth.table_name, host=proxy.endpoint, retry=PATIENT
-    ) as made:
-        await made.load_session("warm-up")
-        proxy.reset()
+    async with counted_storage(truth.table_name, proxy, PATIENT) as made:
         yield made
 
 

@@ -221,11 +221,7 @@ class TableRequests:
             return {"RequestItems": {self.table_name: {"Keys": keys, "ConsistentRead": True}}}
 
         def send(pending: list[str]) -> Plan[list[str]]:
-            pending = _still(pending, wanted)
-            if not pending:
-                return []
-            again = _again(pending, wanted, request)
-            response = yield from self.call("BatchGetItem", request(pending), again=again)
+            response = yield from self._wanted_part("BatchGetItem", pending, wanted, request)
             items = response.get("Responses", {}).get(self.table_name, [])
             self.check_ids("BatchGetItem", "an item", items)
             found.extend(map(decode, items))
@@ -253,11 +249,7 @@ class TableRequests:
             return {"RequestItems": {self.table_name: requests}}
 
         def send(pending: list[Write]) -> Plan[list[Write]]:
-            pending = _still(pending, wanted)
-            if not pending:
-                return []
-            again = _again(pending, wanted, request)
-            response = yield from self.call("BatchWriteItem", request(pending), again=again)
+            response = yield from self._wanted_part("BatchWriteItem", pending, wanted, request)
             unprocessed = response.get("UnprocessedItems", {}).get(self.table_name, [])
             keys = [_request_key(entry) for entry in unprocessed]
             self.check_ids("BatchWriteItem", "an unprocessed request", keys)
@@ -266,6 +258,22 @@ class TableRequests:
 
         left = yield from until_done(send, writes, self.retry)
         return [id for id, _ in left]
+
+    def _wanted_part(
+        self,
+        action: str,
+        pending: list[T],
+        wanted: Callable[[T], bool] | None,
+        request: Callable[[list[T]], dict[str, Any]],
+    ) -> Plan[dict[str, Any]]:
+        """The batch ``action`` of the ``pending`` parts still wanted, and on each retry of
+        those still wanted then; ``{}`` when none is."""
+        pending = _still(pending, wanted)
+        if not pending:
+            return {}
+        return (
+            yield from self.call(action, request(pending), again=_again(pending, wanted, request))
+        )
 
     def check_ids(self, action: str, what: str, keys: list[Any]) -> None:
         """Every item or key of a batch answer names a session id, or the answer is not
