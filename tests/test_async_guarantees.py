@@ -197,6 +197,24 @@ async def test_a_batch_dynamodb_refuses_as_invalid_is_split_so_each_caller_gets_
     assert proxy.counts == {"BatchWriteItem": 1, "PutItem": 6}
 
 
+def test_the_documented_limits_are_the_checked_ones() -> None:
+    from pathlib import Path
+
+    from shopify_sessions.domain.validation import MAX_KEY_BYTES
+    from shopify_sessions.dynamodb import item_limits
+
+    page = Path(__file__).parents[1] / "docs" / "explanation" / "async-guarantees.md"
+    text = page.read_text()
+    for figure in (
+        f"{item_limits.MAX_ITEM_BYTES:,} bytes",
+        f"at most {item_limits.MAX_NUMBER_DIGITS} significant digits",
+        f"at most {item_limits.MAX_NESTING} levels deep",
+        f"at most {MAX_KEY_BYTES:,} bytes",
+        f"1 byte to {(item_limits.MAX_NAME_BYTES + 1) // 1024} KB",
+    ):
+        assert figure in text, figure
+
+
 # --- 22.3: errors name what the caller did -------------------------------------------------
 
 
