@@ -17,11 +17,12 @@ from shopify_sessions import (
     DynamoDBSessionStorage,
     InvalidSessionError,
     RetryPolicy,
+    Session,
     SessionStorageError,
 )
 from tests.factories import SHOP, offline, online
 from tests.support.async_storages import counted_storage
-from tests.support.proxy import DynamoProxy, Fault
+from tests.support.proxy import DynamoProxy, Fault, FaultHook
 
 pytestmark = pytest.mark.anyio
 PATIENT = RetryPolicy(attempts=1000, base_delay=0.005, max_delay=0.02, stalled_rounds=1000)
@@ -41,7 +42,7 @@ async def storage(
         yield made
 
 
-def _holding_back(kind: str, held: dict[str, bool]) -> object:
+def _holding_back(kind: str, held: dict[str, bool]) -> FaultHook:
     """A fault hook: while ``held["on"]``, batches carrying MARK are throttled, or answered
     with every request unprocessed (nothing applied)."""
 
@@ -69,7 +70,7 @@ async def test_a_cancelled_store_never_replaces_a_later_acknowledged_one(
     kind: str,
 ) -> None:
     held = {"on": True}
-    proxy.faults = _holding_back(kind, held)  # type: ignore[assignment]
+    proxy.faults = _holding_back(kind, held)
     early, later, neighbour = offline(scope=MARK), offline(scope="read_orders"), online()
     carried = asyncio.ensure_future(storage.store_session(neighbour))  # same batch as early
     with pytest.raises(asyncio.TimeoutError):
@@ -93,14 +94,14 @@ async def test_a_later_write_waits_for_an_earlier_one_of_the_same_id_still_in_fl
     conditional write sent as it is) lands after it."""
     truth.store_session(offline(scope="read_products"))
     held = {"on": True}
-    proxy.faults = _holding_back("throttle", held)  # type: ignore[assignment]
+    proxy.faults = _holding_back("throttle", held)
     early, later = offline(scope=MARK), offline(scope="read_orders")
     first = asyncio.ensure_future(storage.store_session(early))
     await asyncio.sleep(0.1)  # `early` is being retried
     second = asyncio.ensure_future(getattr(storage, how)(later))
     await asyncio.sleep(0.1)
     held["on"] = False
-    assert await asyncio.gather(first, second) == [True, True]
+    assert list(await asyncio.gather(first, second)) == [True, True]
     assert truth.load_session(later.id) == later
 
 
@@ -111,11 +112,11 @@ async def test_a_write_cancelled_while_waiting_its_turn_is_never_sent(
     hold = _holding_back("throttle", held)
     seen: list[bytes] = []
 
-    def faults(op: str, body: bytes, attempt: int) -> object:
+    def faults(op: str, body: bytes, attempt: int) -> Fault | None:
         seen.append(body)
-        return hold(op, body, attempt)  # type: ignore[operator]
+        return hold(op, body, attempt)
 
-    proxy.faults = faults  # type: ignore[assignment]
+    proxy.faults = faults
     early, waiting = offline(scope=MARK), offline(scope="read_customers")
     first = asyncio.ensure_future(storage.store_session(early))
     await asyncio.sleep(0.05)
@@ -138,7 +139,7 @@ def _deep(levels: int) -> dict[str, object]:
     return value
 
 
-REFUSED_BY_DYNAMODB = {
+REFUSED_BY_DYNAMODB: dict[str, tuple[dict[str, object], str]] = {
     "39 significant digits": ({"big": 10**38 + 1}, "38 significant digits"),
     "above 9.99E+125": ({"huge": 10**126}, "magnitude"),
     "below 1E-130": ({"tiny": 1e-200}, "magnitude"),
@@ -147,7 +148,7 @@ REFUSED_BY_DYNAMODB = {
 }
 
 
-def _with_extra(extra: dict[str, object]) -> object:
+def _with_extra(extra: dict[str, object]) -> Session:
     session = online()
     assert session.online_access_info is not None
     session.online_access_info.extra = extra
@@ -162,11 +163,11 @@ async def test_dynamodb_limits_are_checked_before_any_request_naming_the_field(
     session = _with_extra(extra)
     blocking = DynamoDBSessionStorage(truth.table_name, host=proxy.endpoint)
     with pytest.raises(InvalidSessionError, match=reason) as refused:
-        blocking.store_session(session)  # type: ignore[arg-type]
+        blocking.store_session(session)
     assert "onlineAccessInfo" in str(refused.value)
     async with AsyncDynamoDBSessionStorage(truth.table_name, host=proxy.endpoint) as storage:
         with pytest.raises(InvalidSessionError, match=reason):
-            await storage.store_session(session)  # type: ignore[arg-type]
+            await storage.store_session(session)
     assert proxy.total == 0
 
 
@@ -174,8 +175,8 @@ async def test_values_at_dynamodb_limits_are_stored(truth: DynamoDBSessionStorag
     extra = {"big": 10**37 + 1, "round": 10**125, "small": 1e-130, "deep": _deep(31)}  # 32 levels
     session = _with_extra(extra)
     async with AsyncDynamoDBSessionStorage(truth.table_name, host=truth.connection.host) as storage:
-        assert await storage.store_session(session) is True  # type: ignore[arg-type]
-        assert await storage.load_session(session.id) == session  # type: ignore[attr-defined]
+        assert await storage.store_session(session) is True
+        assert await storage.load_session(session.id) == session
 
 
 async def test_a_batch_dynamodb_refuses_as_invalid_is_split_so_each_caller_gets_its_own_answer(
@@ -202,11 +203,12 @@ def test_the_documented_limits_are_the_checked_ones() -> None:
 
     from shopify_sessions.domain.validation import MAX_KEY_BYTES
     from shopify_sessions.dynamodb import item_limits
+    from shopify_sessions.dynamodb.item_size import MAX_ITEM_BYTES
 
     page = Path(__file__).parents[1] / "docs" / "explanation" / "async-guarantees.md"
     text = page.read_text()
     for figure in (
-        f"{item_limits.MAX_ITEM_BYTES:,} bytes",
+        f"{MAX_ITEM_BYTES:,} bytes",
         f"at most {item_limits.MAX_NUMBER_DIGITS} significant digits",
         f"at most {item_limits.MAX_NESTING} levels deep",
         f"at most {MAX_KEY_BYTES:,} bytes",
@@ -259,7 +261,9 @@ async def test_close_with_calls_in_flight_leaves_no_client_open(
         storage = AsyncDynamoDBSessionStorage(truth.table_name, host=proxy.endpoint)
         await storage.load_session("warm-up")
         proxy.faults = lambda op, body, attempt: Fault.throttle() if attempt == 1 else None
-        calls = [asyncio.ensure_future(storage.load_session(f"id-{n}")) for n in range(30)]
+        calls: list[asyncio.Future[object]] = [
+            asyncio.ensure_future(storage.load_session(f"id-{n}")) for n in range(30)
+        ]
         calls.append(asyncio.ensure_future(storage.store_session(offline())))
         await asyncio.sleep(0)  # every call started; their batches wait for the throttle
         await storage.close()
