@@ -28,7 +28,7 @@ from .cipher import TOKEN_FIELDS, TokenCipher, open_tokens
 from .codec import item_to_session, session_to_item
 from .item_limits import check_item
 from .ops import Plan
-from .table_requests import TableRequests
+from .table_requests import TableRequests, check_ids
 from .ttl import ttl_for
 
 if TYPE_CHECKING:  # the model is bound at the first store: a load needs no PynamoDB
@@ -180,7 +180,7 @@ class SessionTable:
         while True:
             page = yield from self.requests.call("Query", request)
             items = page.get("Items", [])
-            self.requests.check_ids("Query", "an index entry", items)
+            check_ids(self.table_name, "Query", "an index entry", items)
             ids.extend(item["id"]["S"] for item in items)
             if not page.get("LastEvaluatedKey"):
                 return ids

@@ -10,6 +10,7 @@ per key when IAM refuses the batch action. The plans yield :mod:`.ops`; a driver
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -37,6 +38,7 @@ __all__ = [
     "RefusedAsInvalidError",
     "TableRequests",
     "Write",
+    "check_ids",
     "is_aws_error",
 ]
 
@@ -215,19 +217,16 @@ class TableRequests:
         """BatchGetItem of up to 100 ids until done or stalled: (decoded items, ids left).
         ``wanted``: an id it says no to is left out of every later round and retry."""
         found: list[T] = []
-
-        def request(pending: list[str]) -> dict[str, Any]:
-            keys = [{"id": {"S": id}} for id in pending]
-            return {"RequestItems": {self.table_name: {"Keys": keys, "ConsistentRead": True}}}
+        request = functools.partial(_batch_get, self.table_name)
 
         def send(pending: list[str]) -> Plan[list[str]]:
             response = yield from self._wanted_part("BatchGetItem", pending, wanted, request)
             items = response.get("Responses", {}).get(self.table_name, [])
-            self.check_ids("BatchGetItem", "an item", items)
+            check_ids(self.table_name, "BatchGetItem", "an item", items)
             found.extend(map(decode, items))
             unprocessed = response.get("UnprocessedKeys", {}).get(self.table_name, {})
             keys = unprocessed.get("Keys", [])
-            self.check_ids("BatchGetItem", "an unprocessed key", keys)
+            check_ids(self.table_name, "BatchGetItem", "an unprocessed key", keys)
             return [key["id"]["S"] for key in keys]
 
         left = yield from until_done(send, ids, self.retry)
@@ -238,21 +237,13 @@ class TableRequests:
     ) -> Plan[list[str]]:
         """BatchWriteItem of up to 25 puts and deletes until done or stalled: the ids left.
         ``wanted``: a write it says no to is left out of every later round and retry."""
-
-        def request(pending: list[Write]) -> dict[str, Any]:
-            requests = [
-                {"PutRequest": {"Item": item}}
-                if item is not None
-                else {"DeleteRequest": {"Key": {"id": {"S": id}}}}
-                for id, item in pending
-            ]
-            return {"RequestItems": {self.table_name: requests}}
+        request = functools.partial(_batch_write, self.table_name)
 
         def send(pending: list[Write]) -> Plan[list[Write]]:
             response = yield from self._wanted_part("BatchWriteItem", pending, wanted, request)
             unprocessed = response.get("UnprocessedItems", {}).get(self.table_name, [])
             keys = [_request_key(entry) for entry in unprocessed]
-            self.check_ids("BatchWriteItem", "an unprocessed request", keys)
+            check_ids(self.table_name, "BatchWriteItem", "an unprocessed request", keys)
             left_ids = {key["id"]["S"] for key in keys}
             return [(id, item) for id, item in pending if id in left_ids]
 
@@ -274,17 +265,6 @@ class TableRequests:
         return (
             yield from self.call(action, request(pending), again=_again(pending, wanted, request))
         )
-
-    def check_ids(self, action: str, what: str, keys: list[Any]) -> None:
-        """Every item or key of a batch answer names a session id, or the answer is not
-        DynamoDB's: a ``SessionStorageError``, never a ``KeyError`` or a session missing."""
-        for key in keys:
-            id = key.get("id") if isinstance(key, dict) else None
-            if not isinstance(id, dict) or not isinstance(id.get("S"), str):
-                raise SessionStorageError(
-                    f"DynamoDB {action} on table {self.table_name!r} answered {what} without "
-                    f"a session id: the endpoint's answer is not DynamoDB's"
-                )
 
     def _check_done(self, action: str, what: str, left: list[str]) -> None:
         if left:
@@ -338,6 +318,18 @@ class TableRequests:
         )
 
 
+def check_ids(table_name: str, action: str, what: str, keys: list[Any]) -> None:
+    """Every item or key of an answer names a session id, or the answer is not DynamoDB's:
+    a ``SessionStorageError``, never a ``KeyError`` or a session missing."""
+    for key in keys:
+        id = key.get("id") if isinstance(key, dict) else None
+        if not isinstance(id, dict) or not isinstance(id.get("S"), str):
+            raise SessionStorageError(
+                f"DynamoDB {action} on table {table_name!r} answered {what} without "
+                f"a session id: the endpoint's answer is not DynamoDB's"
+            )
+
+
 def is_aws_error(error: BaseException) -> bool:
     """An error of botocore's (or aiobotocore's): a request failed, not our code."""
     return type(error).__module__.startswith(("botocore", "aiobotocore"))
@@ -347,6 +339,21 @@ def _code(error: BaseException) -> str:
     if isinstance(error, ClientError):
         return str(error.response.get("Error", {}).get("Code", ""))
     return ""
+
+
+def _batch_get(table_name: str, ids: list[str]) -> dict[str, Any]:
+    keys = [{"id": {"S": id}} for id in ids]
+    return {"RequestItems": {table_name: {"Keys": keys, "ConsistentRead": True}}}
+
+
+def _batch_write(table_name: str, writes: list[Write]) -> dict[str, Any]:
+    requests = [
+        {"PutRequest": {"Item": item}}
+        if item is not None
+        else {"DeleteRequest": {"Key": {"id": {"S": id}}}}
+        for id, item in writes
+    ]
+    return {"RequestItems": {table_name: requests}}
 
 
 def _request_key(request: Any) -> Any:
