@@ -125,7 +125,7 @@ def load_fresh(
     rejected: Session | None,
 ) -> Session | None:
     """See ``DynamoDBSessionStorage.load_fresh_session``."""
-    rejected_token = check_load(id, refresher.timeout, within, lease, rejected)
+    rejected_token = check_load(id, refresher, within, lease, rejected)
     first = store.read(id)
     flow = refresh_flow(first, refresher.timeout, within, lease, rejected_token)
     if flow is None:
@@ -135,10 +135,14 @@ def load_fresh(
 
 
 def check_load(
-    id: str, timeout: float, within: timedelta, lease: timedelta, rejected: Session | None
+    id: str, refresher: Any, within: timedelta, lease: timedelta, rejected: Session | None
 ) -> str | None:
-    """The rejected token, once the arguments of ``load_fresh_session`` are checked (no I/O)."""
-    check_lease(lease, within, timeout)
+    """The rejected token, once the arguments of ``load_fresh_session`` are checked (no I/O).
+
+    ``refresher`` is a ``TokenRefresher`` or its async twin; its ``token_life``, when it has
+    one (custom refreshers may not), bounds ``within``.
+    """
+    check_lease(lease, within, refresher.timeout, getattr(refresher, "token_life", None))
     if rejected is not None and not isinstance(rejected, Session):
         raise TypeError(f"rejected must be a Session or None, got {type(rejected).__name__}")
     if rejected is not None and rejected.id != id:

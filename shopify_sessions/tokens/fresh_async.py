@@ -95,7 +95,7 @@ async def load_fresh_async(
     rejected: Session | None,
 ) -> Session | None:
     """See ``AsyncDynamoDBSessionStorage.load_fresh_session``: ``load_fresh``, awaited."""
-    rejected_token = check_load(id, refresher.timeout, within, lease, rejected)
+    rejected_token = check_load(id, refresher, within, lease, rejected)
     first = await store.read(id)
     flow = refresh_flow(first, refresher.timeout, within, lease, rejected_token)
     if flow is None:

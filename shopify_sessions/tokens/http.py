@@ -1,5 +1,8 @@
 """What the blocking and the async refresher share: everything but the I/O loop.
 
+Each request's ``timeout`` is a total deadline (httpx's timeouts bound each read, so an answer
+trickling in would never end): the refreshers stop waiting at it and report :data:`TIMED_OUT`.
+
 :class:`TokenEndpoint` checks the settings, keeps the secret out of ``repr`` and builds the
 refresh and migration flows (``grants.exchange`` plus the answer check); :func:`post_arguments`,
 :func:`http_answer` and :func:`transport_failure` translate between ``grants`` and httpx. A
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Generator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from shopify_sessions import redact
@@ -33,10 +36,20 @@ from .grants import (
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["SessionFlow", "TokenEndpoint", "http_answer", "post_arguments", "transport_failure"]
+__all__ = [
+    "SHOPIFY_TOKEN_LIFE",
+    "TIMED_OUT",
+    "SessionFlow",
+    "TokenEndpoint",
+    "http_answer",
+    "post_arguments",
+    "transport_failure",
+]
 
 redact.install()  # httpx's and httpcore's DEBUG logs would show the request bodies
 
+SHOPIFY_TOKEN_LIFE = timedelta(hours=1)  # expiring offline access tokens: expires_in 3600
+TIMED_OUT = TransportFailure("timed out")  # no whole answer within the request's deadline
 SessionFlow = Generator[HttpRequest | Pause, HttpAnswer | TransportFailure | None, Session]
 C = TypeVar("C")  # the httpx client type: httpx.Client or httpx.AsyncClient
 
@@ -47,6 +60,9 @@ class TokenEndpoint(Generic[C]):
     ``timeout``: seconds one refresh may take in all, retries included. ``http_client``: a
     client to send through (tests and apps route or instrument requests with it); without one
     the refresher makes its own on the first request and closes it when it is closed.
+    ``token_life``: how long the access tokens it gets live (Shopify's ``expires_in`` in the
+    last answer; its documented hour before one): ``load_fresh_session`` refuses a ``within``
+    at least as long, which would refresh on every call.
     """
 
     def __init__(
@@ -69,6 +85,7 @@ class TokenEndpoint(Generic[C]):
         self.timeout = float(timeout)
         self._http = http_client
         self._owns_http = http_client is None
+        self.token_life = SHOPIFY_TOKEN_LIFE
 
     def __repr__(self) -> str:  # never the secret
         return f"{type(self).__name__}(client_id={self.client_id!r}, timeout={self.timeout:g})"
@@ -80,8 +97,14 @@ class TokenEndpoint(Generic[C]):
             raise ReauthorizationRequiredError(session.shop, blocker)
         assert session.refresh_token is not None  # refresh_blocker checked it
         body = refresh_body(self.client_id, self._client_secret, session.refresh_token)
-        answer, sent_at = yield from exchange(session.shop, body, self.timeout)
-        return refreshed_session(session, answer, sent_at)
+        secrets = (session.access_token,)
+        answer, sent_at = yield from exchange(session.shop, body, self.timeout, secrets=secrets)
+        return self._learned(refreshed_session(session, answer, sent_at), answer)
+
+    def _learned(self, fresh: Session, answer: dict[str, Any]) -> Session:
+        """``fresh``, once its access token's life is remembered (``token_life``)."""
+        self.token_life = timedelta(seconds=answer["expires_in"])
+        return fresh
 
     def _migrate_flow(self, session: Session) -> SessionFlow:
         """The migration as a flow; a session that cannot migrate raises at the first step."""
@@ -93,7 +116,7 @@ class TokenEndpoint(Generic[C]):
             raise ValueError(f"session {session.id!r} already has an expiring token")
         body = migration_body(self.client_id, self._client_secret, session.access_token)
         answer, sent_at = yield from exchange(session.shop, body, self.timeout)
-        return refreshed_session(session, answer, sent_at)
+        return self._learned(refreshed_session(session, answer, sent_at), answer)
 
 
 def post_arguments(request: HttpRequest) -> dict[str, Any]:
@@ -115,5 +138,5 @@ def transport_failure(error: httpx.TransportError) -> TransportFailure:
     import httpx
 
     if isinstance(error, httpx.TimeoutException):
-        return TransportFailure("timed out")
+        return TIMED_OUT
     return TransportFailure(f"connection failed ({type(error).__name__})")

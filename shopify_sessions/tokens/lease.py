@@ -162,10 +162,18 @@ def _ms(when: datetime) -> int:
     return int(when.timestamp() * 1000)
 
 
-def check_lease(lease: timedelta, within: timedelta, refresher_timeout: float) -> None:
-    """``lease`` must outlast the refresher's ``timeout`` with room for the write."""
+def check_lease(
+    lease: timedelta,
+    within: timedelta,
+    refresher_timeout: float,
+    token_life: timedelta | None = None,
+) -> None:
+    """``lease`` must outlast the refresher's ``timeout`` with room for the write, and
+    ``within`` must be shorter than the tokens' life (``token_life``, when known)."""
     if within < timedelta(0):
         raise ValueError("within must not be negative")
+    if token_life is not None and within >= token_life:
+        raise _within_error(within, token_life)
     needed = timedelta(seconds=refresher_timeout) + WRITE_MARGIN
     if lease <= needed:
         raise ValueError(
@@ -173,6 +181,14 @@ def check_lease(lease: timedelta, within: timedelta, refresher_timeout: float) -
             f"({refresher_timeout:g} s) by more than {WRITE_MARGIN.total_seconds():g} s, "
             f"the time left to store the new pair"
         )
+
+
+def _within_error(within: timedelta, life: timedelta) -> ValueError:
+    return ValueError(
+        f"within ({within.total_seconds():g} s) must be shorter than the access token's life "
+        f"({life.total_seconds():g} s): a token refreshed just now would already be due, so "
+        f"every call would refresh; pass a shorter within (the default is 5 minutes)"
+    )
 
 
 def needs_refresh(
@@ -222,11 +238,11 @@ def fresh_session(
             raise ReauthorizationRequiredError(session.shop, blocker)
         at_ms = _ms(at)
         if snapshot.lease_holder == holder and snapshot.lease_live(at_ms):
-            return (yield from _refresh_holding(snapshot, holder))  # a retried take that landed
+            return (yield from _refresh_holding(snapshot, holder, within, now))  # a retried take
         if not snapshot.lease_live(at_ms):
             lease_ms = int(lease.total_seconds() * 1000)
             if (yield TakeLease(snapshot, holder, at_ms + lease_ms, at_ms)):
-                return (yield from _refresh_holding(snapshot, holder))
+                return (yield from _refresh_holding(snapshot, holder, within, now))
         elif now() - started > wait_limit:
             raise TokenRefreshError(
                 f"gave up waiting for another process to refresh session {id!r} "
@@ -240,8 +256,14 @@ def fresh_session(
     return None
 
 
-def _refresh_holding(snapshot: Snapshot, holder: str) -> Flow:
-    """As the lease holder: refresh, then store the new pair unless a newer one is stored."""
+def _refresh_holding(
+    snapshot: Snapshot, holder: str, within: timedelta, now: Callable[[], datetime]
+) -> Flow:
+    """As the lease holder: refresh, then store the new pair unless a newer one is stored.
+
+    A new token already due within ``within`` is stored (Shopify rotated to it), then refused
+    with a ``ValueError``: that ``within`` would refresh on every call.
+    """
     try:
         fresh: Session = yield Refresh(snapshot.session)
     except ReauthorizationRequiredError:
@@ -256,7 +278,12 @@ def _refresh_holding(snapshot: Snapshot, holder: str) -> Flow:
         yield from _best_effort(ReleaseLease(snapshot, holder))
         raise
     if (yield StoreNewest(fresh)):
+        at = now()
+        if needs_refresh(fresh, within, None, at):
+            assert fresh.expires is not None  # needs_refresh: it expires
+            raise _within_error(within, fresh.expires - at)
         return fresh
+    yield from _best_effort(ReleaseLease(snapshot, holder))  # if no write took it with it
     latest = yield Read(snapshot.session.id)  # a newer pair won, or it was uninstalled
     return latest.session if latest is not None else None
 

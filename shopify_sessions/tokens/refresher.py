@@ -8,14 +8,24 @@ for the whole fleet.
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 from shopify_sessions.domain.session import Session
 
 from .grants import HttpAnswer, HttpRequest, Pause, TransportFailure
-from .http import SessionFlow, TokenEndpoint, http_answer, post_arguments, transport_failure
+from .http import (
+    TIMED_OUT,
+    SessionFlow,
+    TokenEndpoint,
+    http_answer,
+    post_arguments,
+    transport_failure,
+)
 from .steps import Steps
 
 if TYPE_CHECKING:
@@ -80,12 +90,31 @@ class ShopifyTokenRefresher(TokenEndpoint["httpx.Client"]):
         return steps.result
 
     def _send(self, request: HttpRequest) -> HttpAnswer | TransportFailure:
+        """The answer within ``request.timeout`` in all: the request runs in a thread of its
+        own, left behind (it ends at its next read timeout) when the deadline passes."""
         import httpx
 
         if self._http is None:
             self._http = httpx.Client()
+        answer: Future[HttpAnswer | TransportFailure] = Future()
+        worker = threading.Thread(
+            target=self._post, args=(self._http, request, answer), daemon=True
+        )
+        worker.start()
         try:
-            response = self._http.post(**post_arguments(request))
+            return answer.result(timeout=request.timeout)
+        except FutureTimeout:
+            return TIMED_OUT
+
+    @staticmethod
+    def _post(
+        client: httpx.Client, request: HttpRequest, answer: Future[HttpAnswer | TransportFailure]
+    ) -> None:
+        import httpx
+
+        try:
+            answer.set_result(http_answer(client.post(**post_arguments(request))))
         except httpx.TransportError as error:
-            return transport_failure(error)
-        return http_answer(response)
+            answer.set_result(transport_failure(error))
+        except BaseException as error:  # handed to the caller, raised there
+            answer.set_exception(error)

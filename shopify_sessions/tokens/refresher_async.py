@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING
 from shopify_sessions.domain.session import Session
 
 from .grants import HttpAnswer, HttpRequest, Pause, TransportFailure
-from .http import SessionFlow, TokenEndpoint, http_answer, post_arguments, transport_failure
+from .http import (
+    TIMED_OUT,
+    SessionFlow,
+    TokenEndpoint,
+    http_answer,
+    post_arguments,
+    transport_failure,
+)
 from .steps import Steps
 
 if TYPE_CHECKING:
@@ -67,8 +74,12 @@ class AsyncShopifyTokenRefresher(TokenEndpoint["httpx.AsyncClient"]):
 
         if self._http is None:
             self._http = httpx.AsyncClient()
-        try:
-            response = await self._http.post(**post_arguments(request))
+        try:  # within request.timeout in all, however the answer trickles in
+            response = await asyncio.wait_for(
+                self._http.post(**post_arguments(request)), request.timeout
+            )
+        except asyncio.TimeoutError:
+            return TIMED_OUT
         except httpx.TransportError as error:
             return transport_failure(error)
         return http_answer(response)
