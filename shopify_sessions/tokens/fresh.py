@@ -21,6 +21,7 @@ from typing import Any, Protocol, TypeVar
 from shopify_sessions.domain.session import Session
 
 from .lease import (
+    AskActive,
     Flow,
     MarkDead,
     Operation,
@@ -29,6 +30,7 @@ from .lease import (
     ReleaseLease,
     Snapshot,
     StoreNewest,
+    StoreOver,
     TakeLease,
     TokenRefresher,
     Wait,
@@ -62,6 +64,10 @@ class LeaseStore(Protocol):
 
     def store_newest(self, session: Session) -> bool:
         """Store the pair (dropping the lease) unless the item is gone or holds a later one."""
+        ...
+
+    def store_over(self, session: Session, latest: Snapshot) -> bool:
+        """Store the pair if the item still holds exactly ``latest``'s (its ``version``)."""
         ...
 
     def mark_dead(self, snapshot: Snapshot) -> None: ...
@@ -201,6 +207,13 @@ def call_for(
         return partial(refresher.refresh, operation.session)
     if isinstance(operation, StoreNewest):
         return partial(store.store_newest, operation.session)
+    if isinstance(operation, AskActive):
+        ask = getattr(refresher, "is_active", None)
+        if ask is None:  # a refresher that cannot ask: "cannot tell", awaitable for either driver
+            return partial(sleep, 0)
+        return partial(ask, operation.session)
+    if isinstance(operation, StoreOver):
+        return partial(store.store_over, operation.session, operation.latest)
     if isinstance(operation, MarkDead):
         return partial(store.mark_dead, operation.snapshot)
     if isinstance(operation, ReleaseLease):

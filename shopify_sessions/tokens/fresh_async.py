@@ -33,7 +33,7 @@ T = TypeVar("T")
 
 
 class AsyncLeaseStore(Protocol):
-    """``fresh.LeaseStore``'s five operations, awaited; each must do what that one says."""
+    """``fresh.LeaseStore``'s operations, awaited; each must do what that one says."""
 
     async def read(self, id: str) -> Snapshot | None: ...
 
@@ -42,6 +42,8 @@ class AsyncLeaseStore(Protocol):
     ) -> bool: ...
 
     async def store_newest(self, session: Session) -> bool: ...
+
+    async def store_over(self, session: Session, latest: Snapshot) -> bool: ...
 
     async def mark_dead(self, snapshot: Snapshot) -> None: ...
 

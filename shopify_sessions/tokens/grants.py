@@ -74,6 +74,7 @@ class HttpRequest:
     url: str
     body: dict[str, str] = field(repr=False)  # holds the client secret and a token
     timeout: float
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)  # may hold a token
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,7 @@ def exchange(
     url = token_url(shop)
     deadline = clock() + timeout
     attempts = 0
+    problems: list[str] = []  # each kind once, in order: the deadline may cut the last short
     while True:
         sent_at = now()
         attempts += 1
@@ -157,11 +159,14 @@ def exchange(
         if isinstance(outcome, HttpAnswer) and outcome.status == 200:
             return _json(outcome, shop), sent_at
         problem, wait = _retry_plan(outcome, shop, attempts, hidden)
+        if problem not in problems:
+            problems.append(problem)
         left = deadline - clock()
         if wait >= left:
             raise TokenRefreshError(
                 f"refreshing the token of shop {shop!r} failed after {attempts} "
-                f"attempt{'s' if attempts != 1 else ''} within {timeout:g} s: {problem}",
+                f"attempt{'s' if attempts != 1 else ''} within {timeout:g} s: "
+                + "; then ".join(problems),
                 shop=shop,
             )
         yield Pause(wait)

@@ -32,6 +32,7 @@ from .grants import (
     refresh_body,
     refreshed_session,
 )
+from .probe import Probe, active_check
 
 if TYPE_CHECKING:
     import httpx
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SHOPIFY_TOKEN_LIFE",
     "TIMED_OUT",
+    "Flow",
     "SessionFlow",
     "TokenEndpoint",
     "http_answer",
@@ -50,7 +52,9 @@ redact.install()  # httpx's and httpcore's DEBUG logs would show the request bod
 
 SHOPIFY_TOKEN_LIFE = timedelta(hours=1)  # expiring offline access tokens: expires_in 3600
 TIMED_OUT = TransportFailure("timed out")  # no whole answer within the request's deadline
-SessionFlow = Generator[HttpRequest | Pause, HttpAnswer | TransportFailure | None, Session]
+T = TypeVar("T")
+Flow = Generator[HttpRequest | Pause, HttpAnswer | TransportFailure | None, T]  # a refresher runs
+SessionFlow = Flow[Session]
 C = TypeVar("C")  # the httpx client type: httpx.Client or httpx.AsyncClient
 
 
@@ -106,6 +110,10 @@ class TokenEndpoint(Generic[C]):
         self.token_life = timedelta(seconds=answer["expires_in"])
         return fresh
 
+    def _active_flow(self, session: Session) -> Probe:
+        """Whether Shopify accepts ``session``'s access token now (``None``: cannot tell)."""
+        return active_check(session.shop, session.access_token, self.timeout)
+
     def _migrate_flow(self, session: Session) -> SessionFlow:
         """The migration as a flow; a session that cannot migrate raises at the first step."""
         if session.is_online:
@@ -125,7 +133,7 @@ def post_arguments(request: HttpRequest) -> dict[str, Any]:
         "url": request.url,
         "json": request.body,
         "timeout": request.timeout,
-        "headers": {"Accept": "application/json"},
+        "headers": {"Accept": "application/json", **request.headers},
     }
 
 

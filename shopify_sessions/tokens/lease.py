@@ -42,6 +42,7 @@ __all__ = [
     "LEASE_EXPIRES",
     "LEASE_HOLDER",
     "WRITE_MARGIN",
+    "AskActive",
     "AsyncTokenRefresher",
     "MarkDead",
     "Operation",
@@ -50,6 +51,7 @@ __all__ = [
     "ReleaseLease",
     "Snapshot",
     "StoreNewest",
+    "StoreOver",
     "TakeLease",
     "TokenRefresher",
     "Wait",
@@ -67,11 +69,16 @@ DEAD_REFRESH_TOKEN = "refreshTokenDead"
 LEASE_ATTRIBUTES = (LEASE_HOLDER, LEASE_EXPIRES, DEAD_REFRESH_TOKEN)
 WRITE_MARGIN = timedelta(seconds=2)  # what a lease must leave, past the refresh, for the write
 FIRST_PAUSE = 0.02  # seconds between a waiter's reads, doubling up to MAX_PAUSE
+SETTLE_ROUNDS = 3  # a refused pair: reads, asks and conditional writes before giving in
 MAX_PAUSE = 0.1  # the most a waiter sees the new pair late; one GetItem per pause
 
 
 class TokenRefresher(Protocol):
-    """What the fleet protocol needs of a refresher (``ShopifyTokenRefresher`` is one)."""
+    """What the fleet protocol needs of a refresher (``ShopifyTokenRefresher`` is one).
+
+    Optional, used when present: ``is_active(session) -> bool | None`` (whether Shopify
+    accepts the session's token now) and ``token_life`` (a ``timedelta``).
+    """
 
     timeout: float
 
@@ -95,6 +102,7 @@ class Snapshot:
     lease_holder: str | None = None
     lease_expires_ms: int | None = None
     dead_refresh_token: str | None = None  # fingerprint of a refresh token Shopify refused
+    version: Any = field(default=None, repr=False, compare=False)  # the pair as stored: opaque
 
     def lease_live(self, now_ms: int) -> bool:
         """Live up to and including its last millisecond, as the stores' conditions see it
@@ -135,6 +143,21 @@ class StoreNewest:
 
 
 @dataclass(frozen=True)
+class AskActive:
+    """Whether Shopify accepts this session's access token now (``None``: cannot tell)."""
+
+    session: Session
+
+
+@dataclass(frozen=True)
+class StoreOver:
+    """Store ``session`` if the item still holds exactly ``latest``'s pair."""
+
+    session: Session
+    latest: Snapshot
+
+
+@dataclass(frozen=True)
 class MarkDead:
     snapshot: Snapshot
 
@@ -150,7 +173,17 @@ class Wait:
     seconds: float
 
 
-Operation = Read | TakeLease | Refresh | StoreNewest | MarkDead | ReleaseLease | Wait
+Operation = (
+    Read
+    | TakeLease
+    | Refresh
+    | StoreNewest
+    | AskActive
+    | StoreOver
+    | MarkDead
+    | ReleaseLease
+    | Wait
+)
 Flow = Generator[Operation, Any, Session | None]
 
 
@@ -284,7 +317,26 @@ def _refresh_holding(
             raise _within_error(within, fresh.expires - at)
         return fresh
     yield from _best_effort(ReleaseLease(snapshot, holder))  # if no write took it with it
-    latest = yield Read(snapshot.session.id)  # a newer pair won, or it was uninstalled
+    return (yield from _settle(snapshot.session.id, fresh))
+
+
+def _settle(id: str, fresh: Session) -> Flow:
+    """Our new pair was refused: the item holds one whose expiry is as late or later.
+
+    Expiries cannot tell which Shopify issued last (a Node app dates its pair from when the
+    answer arrived, we from when the request left), Shopify can: it keeps one token active.
+    If it still accepts ours, ours is the newest and goes over the stored pair (only while the
+    item holds exactly that pair); if not, or it cannot tell, the stored pair is the answer.
+    """
+    latest: Snapshot | None = None
+    for _ in range(SETTLE_ROUNDS):
+        latest = yield Read(id)
+        if latest is None:
+            return None  # uninstalled meanwhile
+        if latest.session.access_token == fresh.access_token or not (yield AskActive(fresh)):
+            return latest.session
+        if (yield StoreOver(fresh, latest)):
+            return fresh
     return latest.session if latest is not None else None
 
 

@@ -13,14 +13,14 @@ import time
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from shopify_sessions.domain.session import Session
 
 from .grants import HttpAnswer, HttpRequest, Pause, TransportFailure
 from .http import (
     TIMED_OUT,
-    SessionFlow,
+    Flow,
     TokenEndpoint,
     http_answer,
     post_arguments,
@@ -30,6 +30,8 @@ from .steps import Steps
 
 if TYPE_CHECKING:
     import httpx
+
+T = TypeVar("T")  # what a flow gives: a Session, or a probe's answer
 
 __all__ = ["ShopifyTokenRefresher"]
 
@@ -53,6 +55,14 @@ class ShopifyTokenRefresher(TokenEndpoint["httpx.Client"]):
         a malformed answer).
         """
         return self._run(self._refresh_flow(session))
+
+    def is_active(self, session: Session) -> bool | None:
+        """Whether Shopify accepts ``session``'s access token now: one Admin API request.
+
+        ``None`` when it cannot be told (no answer within ``timeout``, throttled). Shopify keeps
+        one offline token active per shop, so this says which of two pairs it issued last.
+        """
+        return self._run(self._active_flow(session))
 
     def migrate(self, session: Session) -> Session:
         """Exchange a non-expiring offline token for an expiring pair (Shopify's migration).
@@ -80,7 +90,7 @@ class ShopifyTokenRefresher(TokenEndpoint["httpx.Client"]):
 
     # --- the I/O the grants logic asks for -----------------------------------------------------
 
-    def _run(self, flow: SessionFlow) -> Session:
+    def _run(self, flow: Flow[T]) -> T:
         steps = Steps(flow)
         for step in steps:
             if isinstance(step, Pause):

@@ -7,14 +7,14 @@ the loop differs: ``await client.post(...)`` and ``await asyncio.sleep(...)``.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from shopify_sessions.domain.session import Session
 
 from .grants import HttpAnswer, HttpRequest, Pause, TransportFailure
 from .http import (
     TIMED_OUT,
-    SessionFlow,
+    Flow,
     TokenEndpoint,
     http_answer,
     post_arguments,
@@ -24,6 +24,8 @@ from .steps import Steps
 
 if TYPE_CHECKING:
     import httpx
+
+T = TypeVar("T")  # what a flow gives: a Session, or a probe's answer
 
 __all__ = ["AsyncShopifyTokenRefresher"]
 
@@ -41,6 +43,10 @@ class AsyncShopifyTokenRefresher(TokenEndpoint["httpx.AsyncClient"]):
     async def refresh(self, session: Session) -> Session:
         """See ``ShopifyTokenRefresher.refresh``: the same answer and errors, awaited."""
         return await self._run(self._refresh_flow(session))
+
+    async def is_active(self, session: Session) -> bool | None:
+        """See ``ShopifyTokenRefresher.is_active``, awaited."""
+        return await self._run(self._active_flow(session))
 
     async def migrate(self, session: Session) -> Session:
         """See ``ShopifyTokenRefresher.migrate``; store the result at once."""
@@ -60,7 +66,7 @@ class AsyncShopifyTokenRefresher(TokenEndpoint["httpx.AsyncClient"]):
 
     # --- the I/O the grants logic asks for -----------------------------------------------------
 
-    async def _run(self, flow: SessionFlow) -> Session:
+    async def _run(self, flow: Flow[T]) -> T:
         steps = Steps(flow)
         for step in steps:
             if isinstance(step, Pause):
