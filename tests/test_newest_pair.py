@@ -7,16 +7,20 @@ token and waits on its own leftover lease. Races run on memory and dynalite (ato
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Iterator
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import httpx
 import pytest
 
-from shopify_sessions import Session
+from shopify_sessions import AsyncShopifyTokenRefresher, Session
 from shopify_sessions.testing import FakeShopify
 from shopify_sessions.tokens.lease import LEASE_ATTRIBUTES
 from tests.conftest import Backend, _backend
+from tests.support.refresh_races import LIMIT, Gated, node_dated
 from tests.tokens_support import SHOP, installed, refresher
 
 SPELLINGS = ["node", "epoch_ms", "iso_offset", "iso_negative_offset"]
@@ -70,8 +74,6 @@ def test_one_refresh_per_expiry_whatever_the_spelling(
 def test_store_newest_compares_times_not_spellings(atomic: Backend, spelling: str) -> None:
     storage = atomic.storage()
     base = Session("offline_n.myshopify.com", "n.myshopify.com", "", False, access_token="a")
-    from datetime import datetime
-
     now = datetime.now(timezone.utc).replace(microsecond=0)
     stored, earlier, later = base.copy(), base.copy(), base.copy()
     stored.expires = now + timedelta(hours=1)
@@ -82,3 +84,50 @@ def test_store_newest_compares_times_not_spellings(atomic: Backend, spelling: st
     assert storage.load_session(base.id) == stored
     assert storage.store_newest(later)
     assert storage.load_session(base.id) == later
+
+
+def test_an_unguarded_pair_issued_first_but_dated_later_loses(
+    atomic: Backend, fake_shopify: FakeShopify
+) -> None:
+    """An unguarded refresher (Node's pattern, dating from the answer's arrival) reaches
+    Shopify first and stores first; ours, issued last, still ends stored (issue 21.4)."""
+    storage = atomic.storage()
+    old = installed(fake_shopify, expires_in=timedelta(minutes=2))
+    storage.store_session(old)
+    ours = Gated(refresher(fake_shopify))
+
+    def unguarded() -> None:
+        try:
+            pair = refresher(fake_shopify).refresh(old)
+            ours.go.set()
+            ours.issued.wait(LIMIT)
+            storage.store_session(node_dated(pair))
+        finally:
+            ours.release.set()
+
+    thread = threading.Thread(target=unguarded)
+    thread.start()
+    got = storage.load_fresh_session(old.id, ours)
+    thread.join()
+    assert got is not None and got.access_token == fake_shopify.active_token(SHOP)
+    assert storage.load_session(old.id) == got
+
+
+def test_is_active_asks_shopify_blocking_and_async(fake_shopify: FakeShopify) -> None:
+    old = installed(fake_shopify)
+    assert refresher(fake_shopify).is_active(old) is True
+    new = refresher(fake_shopify).refresh(old)
+
+    async def ask(session: Session) -> bool | None:
+        client = httpx.AsyncClient(transport=fake_shopify.async_transport())
+        async with AsyncShopifyTokenRefresher(
+            fake_shopify.client_id, fake_shopify.client_secret, http_client=client
+        ) as asking:
+            active = await asking.is_active(session)
+        await client.aclose()
+        return active
+
+    assert (asyncio.run(ask(old)), asyncio.run(ask(new))) == (False, True)
+    assert refresher(fake_shopify).is_active(old) is False
+    new.access_token = None
+    assert refresher(fake_shopify).is_active(new) is None  # cannot tell
