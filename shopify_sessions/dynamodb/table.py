@@ -111,6 +111,8 @@ class SessionTable:
         """
         check_session(session)
         item = self.sealed_item(session)
+        if create and (yield from self.requests.put_item(item, unchanged_condition(None))):
+            return True  # nothing was stored (an import into a new table): one request
         for _ in range(MAX_NEWEST_ROUNDS):
             stored = yield from self.requests.get_item(session.id)
             if stored is None and not create:
