@@ -112,7 +112,7 @@ def _step(caller: Caller, storage: MemorySessionStorage, clock: Clock, shopify: 
     elif isinstance(operation, Refresh):
         caller.pending_refresh = operation.session
     elif isinstance(operation, StoreNewest):
-        caller.reply = store.store_newest(operation.session)
+        caller.reply = store.store_newest(operation.session, operation.holder)
     elif isinstance(operation, AskActive):
         caller.reply = operation.session.access_token == shopify.active
     elif isinstance(operation, StoreOver):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -66,6 +67,42 @@ def test_one_refresh_per_expiry_whatever_the_spelling(
     active = fake_shopify.active_token(SHOP)
     assert {session.access_token for session in got if session} == {active}
     assert storage.load_session(old.id) == got[0]
+    if atomic.is_dynamodb:
+        assert not set(LEASE_ATTRIBUTES) & set(atomic.raw_item(storage, old.id))
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_a_respelled_restore_during_the_refresh_does_not_stop_the_new_pair(
+    atomic: Backend, fake_shopify: FakeShopify, spelling: str
+) -> None:
+    """Another writer re-stores the old pair (its own spelling, no lease) while we refresh:
+    our store then compares the two pairs' expiries, which must be read as instants."""
+    storage = atomic.storage()
+    old = installed(fake_shopify, expires_in=timedelta(minutes=2))
+    _store_spelled(atomic, storage, old, spelling)
+    ours = Gated(refresher(fake_shopify))
+    ours.release.set()
+
+    def restore() -> None:
+        try:
+            deadline = time.monotonic() + LIMIT
+            while time.monotonic() < deadline:
+                snapshot = storage._lease_store.read(old.id)
+                if snapshot is not None and snapshot.lease_holder is not None:
+                    break
+                time.sleep(0.005)
+            _store_spelled(atomic, storage, old, spelling)
+        finally:
+            ours.go.set()
+
+    thread = threading.Thread(target=restore)
+    thread.start()
+    got = [storage.load_fresh_session(old.id, ours)]
+    thread.join()
+    got += [storage.load_fresh_session(old.id, refresher(fake_shopify)) for _ in range(2)]
+    assert fake_shopify.call_count(grant="refresh_token") == 1
+    active = fake_shopify.active_token(SHOP)
+    assert {session.access_token for session in got if session} == {active}
     if atomic.is_dynamodb:
         assert not set(LEASE_ATTRIBUTES) & set(atomic.raw_item(storage, old.id))
 

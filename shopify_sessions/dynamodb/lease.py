@@ -81,7 +81,18 @@ class LeasePlans:
         )
         return taken
 
-    def store_newest(self, session: Session) -> Plan[bool]:
+    def store_newest(self, session: Session, holder: str | None = None) -> Plan[bool]:
+        """One PutItem over the item while it holds ``holder``'s lease (nothing was stored since
+        it was taken: no read needed), else ``SessionTable.store_newest``."""
+        if holder is not None:
+            check_session(session)
+            leased = {
+                "ConditionExpression": "#holder = :holder",
+                "ExpressionAttributeNames": {"#holder": LEASE_HOLDER},
+                "ExpressionAttributeValues": {":holder": {"S": holder}},
+            }
+            if (yield from self.table.requests.put_item(self.table.sealed_item(session), leased)):
+                return True
         stored = yield from self.table.store_newest(session)
         return stored
 

@@ -75,7 +75,15 @@ class MemoryLeaseStore:
             state.holder, state.expires_ms = holder, expires_ms
             return True
 
-    def store_newest(self, session: Session) -> bool:
+    def store_newest(self, session: Session, holder: str | None = None) -> bool:
+        """Over the item if it still holds ``holder``'s lease, else the storage's newest rule."""
+        check_session(session)
+        with self.storage._lock:
+            state = self.storage._leases.get(session.id)
+            leased = holder is not None and state is not None and state.holder == holder
+            if leased and session.id in self.storage._sessions:
+                self.storage._put(session)
+                return True
         return self.storage.store_newest(session)
 
     def store_over(self, session: Session, latest: Snapshot) -> bool:

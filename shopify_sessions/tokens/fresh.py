@@ -62,8 +62,9 @@ class LeaseStore(Protocol):
         """Set the lease if the refresh token is still the snapshot's and no lease is live."""
         ...
 
-    def store_newest(self, session: Session) -> bool:
-        """Store the pair (dropping the lease) unless the item is gone or holds a later one."""
+    def store_newest(self, session: Session, holder: str | None = None) -> bool:
+        """Store the pair (dropping the lease): over the item if it still holds ``holder``'s
+        lease, else unless the item is gone or holds a later pair."""
         ...
 
     def store_over(self, session: Session, latest: Snapshot) -> bool:
@@ -206,7 +207,7 @@ def call_for(
     if isinstance(operation, Refresh):
         return partial(refresher.refresh, operation.session)
     if isinstance(operation, StoreNewest):
-        return partial(store.store_newest, operation.session)
+        return partial(store.store_newest, operation.session, operation.holder)
     if isinstance(operation, AskActive):
         ask = getattr(refresher, "is_active", None)
         if ask is None:  # a refresher that cannot ask: "cannot tell", awaitable for either driver

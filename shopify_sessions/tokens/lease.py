@@ -10,9 +10,12 @@ take the lease, refresh, store the newest pair, ...) and is sent their results; 
   exists. Only the holder calls Shopify;
 - the others poll the item with short backoff until a new pair is stored or the lease lapses
   (a holder that died loses it after ``lease``), then one of them may take it;
-- the holder stores the new pair in one conditional write (the item still exists and its
-  ``expires`` is not later than the new one), which also drops the lease: the newest pair
-  always wins, whoever stored it;
+- the holder stores the new pair in one conditional write, which also drops the lease: over
+  the item as it leased it (still holding its lease: nothing was stored since), or else only
+  if the stored pair is not later (``expires`` compared as instants, whatever its spelling).
+  A pair that looks later may only be dated differently (Node dates from the answer's
+  arrival): Shopify is asked whether it still accepts the holder's token, and if it does,
+  the holder's pair goes over the one it read. The newest pair always wins, whoever stored it;
 - after ``invalid_grant`` the holder records a fingerprint of the dead refresh token in
   ``refreshTokenDead``, so every caller raises ``ReauthorizationRequiredError`` without a call
   until a new pair is stored.
@@ -139,7 +142,10 @@ class Refresh:
 
 @dataclass(frozen=True)
 class StoreNewest:
+    """Store the holder's new pair: over the item it leased, or only if no later pair is."""
+
     session: Session
+    holder: str | None = None
 
 
 @dataclass(frozen=True)
@@ -310,7 +316,7 @@ def _refresh_holding(
     except TokenRefreshError:
         yield from _best_effort(ReleaseLease(snapshot, holder))
         raise
-    if (yield StoreNewest(fresh)):
+    if (yield StoreNewest(fresh, holder)):
         at = now()
         if needs_refresh(fresh, within, None, at):
             assert fresh.expires is not None  # needs_refresh: it expires
