@@ -16,7 +16,7 @@ from shopify_sessions.testing import FakeShopify
 from shopify_sessions.tokens.lease import LEASE_ATTRIBUTES, LEASE_HOLDER
 from tests.conftest import Backend, _backend
 from tests.support.node_adapter import NodeAdapter, NodeTable
-from tests.support.refresh_races import LIMIT, Gated, node_dated
+from tests.support.refresh_races import LIMIT, Gated, node_dated, until_leased
 from tests.test_fresh_session import _AnsweredAfter, _SlowReturn, _while_leased
 from tests.tokens_support import SHOP, installed, refresher
 
@@ -111,33 +111,42 @@ def test_a_node_unguarded_refresh_racing_ours_leaves_the_newest_pair(
     assert got.access_token == fake_shopify.active_token(SHOP)
 
 
-@pytest.mark.parametrize("shopify_issued_last", ["ours", "node"])
+@pytest.mark.parametrize(
+    "interleaving", ["node_answered_late", "node_answered_before_ours_left", "node_issued_last"]
+)
 def test_when_nodes_store_lands_first_the_pair_shopify_issued_last_is_stored(
-    sides: tuple[DynamoDBSessionStorage, NodeTable],
-    fake_shopify: FakeShopify,
-    shopify_issued_last: str,
+    sides: tuple[DynamoDBSessionStorage, NodeTable], fake_shopify: FakeShopify, interleaving: str
 ) -> None:
     """Node's unguarded refresh and ours from the same pair; Node's blind PutItem lands before
-    our store. Node dates its pair from when the answer arrived (after our request left), so
-    its expiry looks later whichever Shopify issued last: only Shopify can tell."""
+    our store. Node dates its pair from when the answer arrived: when that is after our
+    request left, its expiry looks later whichever Shopify issued last, and only Shopify can
+    tell."""
     storage, node = sides
     session = installed(fake_shopify, expires_in=timedelta(minutes=2))
     storage.store_session(session)
     ours = Gated(refresher(fake_shopify))
     node_pair: list[Session] = []
 
+    def node_stores(pair: Session) -> None:  # storeSession: a blind PutItem, before ours
+        node_pair.append(node_dated(pair))
+        node.store(session_to_node_json(node_pair[0]))
+
     def node_app_refreshes() -> None:  # ensureOfflineTokenIsNotExpired: refresh, storeSession
         try:
-            if shopify_issued_last == "ours":
+            if interleaving == "node_answered_before_ours_left":
+                until_leased(storage, session.id)  # we read the item and took the lease
+                node_stores(refresher(fake_shopify).refresh(session))
+                ours.go.set()
+                return
+            if interleaving == "node_answered_late":
                 pair = refresher(fake_shopify).refresh(session)  # reaches Shopify first
                 ours.go.set()
-                ours.issued.wait(LIMIT)  # ours is issued: Node's slow answer arrives after
+                ours.issued.wait(LIMIT)  # its slow answer arrives after ours was issued
             else:
                 ours.go.set()
                 ours.issued.wait(LIMIT)
                 pair = refresher(fake_shopify).refresh(session)  # reaches Shopify last
-            node_pair.append(node_dated(pair))
-            node.store(session_to_node_json(node_pair[0]))  # a blind PutItem, before ours
+            node_stores(pair)
         finally:
             ours.release.set()
 
@@ -149,7 +158,7 @@ def test_when_nodes_store_lands_first_the_pair_shopify_issued_last_is_stored(
     stored = storage.load_session(session.id)
     assert got is not None and stored is not None
     assert got.access_token == stored.access_token == active
-    assert (stored == node_pair[0]) == (shopify_issued_last == "node")
+    assert (stored == node_pair[0]) == (interleaving == "node_issued_last")
     assert fake_shopify.call_count(grant="refresh_token") == 2
     assert not set(LEASE_ATTRIBUTES) & set(_raw(storage, session.id))
     _, equal = node.load(session.id, expect=session_to_node_json(stored))

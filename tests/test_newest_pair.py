@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -21,7 +20,7 @@ from shopify_sessions import AsyncShopifyTokenRefresher, Session
 from shopify_sessions.testing import FakeShopify
 from shopify_sessions.tokens.lease import LEASE_ATTRIBUTES
 from tests.conftest import Backend, _backend
-from tests.support.refresh_races import LIMIT, Gated, node_dated
+from tests.support.refresh_races import LIMIT, Gated, node_dated, until_leased
 from tests.tokens_support import SHOP, installed, refresher
 
 SPELLINGS = ["node", "epoch_ms", "iso_offset", "iso_negative_offset"]
@@ -85,12 +84,7 @@ def test_a_respelled_restore_during_the_refresh_does_not_stop_the_new_pair(
 
     def restore() -> None:
         try:
-            deadline = time.monotonic() + LIMIT
-            while time.monotonic() < deadline:
-                snapshot = storage._lease_store.read(old.id)
-                if snapshot is not None and snapshot.lease_holder is not None:
-                    break
-                time.sleep(0.005)
+            until_leased(storage, old.id)
             _store_spelled(atomic, storage, old, spelling)
         finally:
             ours.go.set()

@@ -7,12 +7,13 @@ probably long enough.
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime, timezone
 from typing import Any
 
 from shopify_sessions import Session
 
-__all__ = ["LIMIT", "Gated", "node_dated"]
+__all__ = ["LIMIT", "Gated", "node_dated", "until_leased"]
 
 LIMIT = 10.0  # seconds any step waits for the test at most
 
@@ -45,3 +46,13 @@ def node_dated(pair: Session, expires_in_s: float = 3600) -> Session:
     dated = pair.copy()
     dated.expires = datetime.now(timezone.utc) + timedelta(seconds=expires_in_s)
     return dated
+
+
+def until_leased(storage: Any, id: str) -> None:
+    """Return once a refresh holds the lease on ``id``'s item (``LIMIT`` at most)."""
+    deadline = time.monotonic() + LIMIT
+    while time.monotonic() < deadline:
+        snapshot = storage._lease_store.read(id)
+        if snapshot is not None and snapshot.lease_holder is not None:
+            return
+        time.sleep(0.005)
