@@ -141,10 +141,15 @@ def http_answer(response: httpx.Response) -> HttpAnswer:
     return HttpAnswer(response.status_code, response.headers, response.content)
 
 
-def transport_failure(error: httpx.TransportError) -> TransportFailure:
-    """What ``grants`` retries on: a timeout, or a connection refused or dropped."""
+def transport_failure(error: Exception) -> TransportFailure:
+    """What ``grants`` retries on: a timeout (httpx's, or the request's whole deadline passed:
+    ``asyncio``'s or a future's ``TimeoutError``), or a connection refused or dropped."""
+    import asyncio
+    import concurrent.futures
+
     import httpx
 
-    if isinstance(error, httpx.TimeoutException):
+    timeouts = (TimeoutError, asyncio.TimeoutError, concurrent.futures.TimeoutError)
+    if isinstance(error, (httpx.TimeoutException, *timeouts)):
         return TIMED_OUT
     return TransportFailure(f"connection failed ({type(error).__name__})")

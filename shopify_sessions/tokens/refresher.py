@@ -18,14 +18,7 @@ from typing import TYPE_CHECKING, TypeVar
 from shopify_sessions.domain.session import Session
 
 from .grants import HttpAnswer, HttpRequest, Pause, TransportFailure
-from .http import (
-    TIMED_OUT,
-    Flow,
-    TokenEndpoint,
-    http_answer,
-    post_arguments,
-    transport_failure,
-)
+from .http import Flow, TokenEndpoint, http_answer, post_arguments, transport_failure
 from .steps import Steps
 
 if TYPE_CHECKING:
@@ -113,8 +106,8 @@ class ShopifyTokenRefresher(TokenEndpoint["httpx.Client"]):
         worker.start()
         try:
             return answer.result(timeout=request.timeout)
-        except FutureTimeout:
-            return TIMED_OUT
+        except FutureTimeout as error:
+            return transport_failure(error)
 
     @staticmethod
     def _post(

@@ -12,14 +12,7 @@ from typing import TYPE_CHECKING, TypeVar
 from shopify_sessions.domain.session import Session
 
 from .grants import HttpAnswer, HttpRequest, Pause, TransportFailure
-from .http import (
-    TIMED_OUT,
-    Flow,
-    TokenEndpoint,
-    http_answer,
-    post_arguments,
-    transport_failure,
-)
+from .http import Flow, TokenEndpoint, http_answer, post_arguments, transport_failure
 from .steps import Steps
 
 if TYPE_CHECKING:
@@ -84,8 +77,6 @@ class AsyncShopifyTokenRefresher(TokenEndpoint["httpx.AsyncClient"]):
             response = await asyncio.wait_for(
                 self._http.post(**post_arguments(request)), request.timeout
             )
-        except asyncio.TimeoutError:
-            return TIMED_OUT
-        except httpx.TransportError as error:
+        except (asyncio.TimeoutError, httpx.TransportError) as error:
             return transport_failure(error)
         return http_answer(response)
