@@ -93,31 +93,26 @@ class ShopifyTokenRefresher(TokenEndpoint["httpx.Client"]):
         return steps.result
 
     def _send(self, request: HttpRequest) -> HttpAnswer | TransportFailure:
-        """The answer within ``request.timeout`` in all: the request runs in a thread of its
-        own, left behind (it ends at its next read timeout) when the deadline passes."""
+        """The answer within ``request.timeout`` in all, however it trickles in: the request
+        runs in a thread of its own, left behind when the deadline passes (httpx ends it at a
+        read timeout or once the answer is in). The answer is read here, in the caller's
+        thread and context."""
         import httpx
 
         if self._http is None:
             self._http = httpx.Client()
-        answer: Future[HttpAnswer | TransportFailure] = Future()
-        worker = threading.Thread(
-            target=self._post, args=(self._http, request, answer), daemon=True
-        )
-        worker.start()
+        sent: Future[httpx.Response] = Future()
+        threading.Thread(target=_post, args=(self._http, request, sent), daemon=True).start()
         try:
-            return answer.result(timeout=request.timeout)
-        except FutureTimeout as error:
+            response = sent.result(timeout=request.timeout)
+        except (FutureTimeout, httpx.TransportError) as error:
             return transport_failure(error)
+        return http_answer(response)
 
-    @staticmethod
-    def _post(
-        client: httpx.Client, request: HttpRequest, answer: Future[HttpAnswer | TransportFailure]
-    ) -> None:
-        import httpx
 
-        try:
-            answer.set_result(http_answer(client.post(**post_arguments(request))))
-        except httpx.TransportError as error:
-            answer.set_result(transport_failure(error))
-        except BaseException as error:  # handed to the caller, raised there
-            answer.set_exception(error)
+def _post(client: httpx.Client, request: HttpRequest, sent: Future[httpx.Response]) -> None:
+    """``client.post`` for ``request``, its response or error handed to ``sent``."""
+    try:
+        sent.set_result(client.post(**post_arguments(request)))
+    except BaseException as error:  # raised in the caller's thread
+        sent.set_exception(error)
