@@ -25,6 +25,7 @@ from shopify_sessions import (
     offline_session_id,
 )
 from shopify_sessions.testing import FakeShopify
+from tests.support.refresh_races import node_dated
 from tests.tokens_support import SHOP, installed
 
 pytestmark = pytest.mark.anyio
@@ -465,3 +466,33 @@ async def test_an_uninstall_during_the_refresh_is_never_undone(
     got, _ = await asyncio.gather(storage.load_fresh_session(old.id, client), uninstall())
     assert got is None and await storage.load_session(old.id) is None
     assert fake_shopify.call_count(grant="refresh_token") == 1
+
+
+async def test_an_unguarded_pair_issued_first_but_dated_later_loses(
+    fake_shopify: FakeShopify, storage: AsyncMemorySessionStorage, client: Any
+) -> None:
+    """Node's pattern reaches Shopify first, dates its pair from the answer's arrival and
+    stores first; ours, issued last, is stored all the same (Shopify says it is active)."""
+    old = await _stored(storage, fake_shopify)
+    go, issued, stored_first = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    class Gated:
+        timeout, is_active = client.timeout, client.is_active
+
+        async def refresh(self, session: Session) -> Session:
+            await go.wait()
+            fresh: Session = await client.refresh(session)
+            issued.set()
+            await stored_first.wait()
+            return fresh
+
+    async def unguarded_refresh() -> None:
+        pair = await client.refresh(old)
+        go.set()
+        await issued.wait()
+        await storage.store_session(node_dated(pair))
+        stored_first.set()
+
+    got, _ = await asyncio.gather(storage.load_fresh_session(old.id, Gated()), unguarded_refresh())
+    assert got is not None and got.access_token == fake_shopify.active_token(SHOP)
+    assert await storage.load_session(old.id) == got

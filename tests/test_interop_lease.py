@@ -10,12 +10,13 @@ from datetime import timedelta
 
 import pytest
 
-from shopify_sessions import DynamoDBSessionStorage, Session
+from shopify_sessions import DynamoDBSessionStorage, ReauthorizationRequiredError, Session
 from shopify_sessions.formats.node_json import session_to_node_json
 from shopify_sessions.testing import FakeShopify
 from shopify_sessions.tokens.lease import LEASE_ATTRIBUTES, LEASE_HOLDER
 from tests.conftest import Backend, _backend
 from tests.support.node_adapter import NodeAdapter, NodeTable
+from tests.support.refresh_races import LIMIT, Gated, node_dated, until_leased
 from tests.test_fresh_session import _AnsweredAfter, _SlowReturn, _while_leased
 from tests.tokens_support import SHOP, installed, refresher
 
@@ -108,3 +109,80 @@ def test_a_node_unguarded_refresh_racing_ours_leaves_the_newest_pair(
     thread.join()
     assert got == node_pair[0] == storage.load_session(session.id)
     assert got.access_token == fake_shopify.active_token(SHOP)
+
+
+@pytest.mark.parametrize(
+    "interleaving", ["node_answered_late", "node_answered_before_ours_left", "node_issued_last"]
+)
+def test_when_nodes_store_lands_first_the_pair_shopify_issued_last_is_stored(
+    sides: tuple[DynamoDBSessionStorage, NodeTable], fake_shopify: FakeShopify, interleaving: str
+) -> None:
+    """Node's unguarded refresh and ours from the same pair; Node's blind PutItem lands before
+    our store. Node dates its pair from when the answer arrived: when that is after our
+    request left, its expiry looks later whichever Shopify issued last, and only Shopify can
+    tell."""
+    storage, node = sides
+    session = installed(fake_shopify, expires_in=timedelta(minutes=2))
+    storage.store_session(session)
+    ours = Gated(refresher(fake_shopify))
+    node_pair: list[Session] = []
+
+    def node_stores(pair: Session) -> None:  # storeSession: a blind PutItem, before ours
+        node_pair.append(node_dated(pair))
+        node.store(session_to_node_json(node_pair[0]))
+
+    def node_app_refreshes() -> None:  # ensureOfflineTokenIsNotExpired: refresh, storeSession
+        try:
+            if interleaving == "node_answered_before_ours_left":
+                until_leased(storage, session.id)  # we read the item and took the lease
+                node_stores(refresher(fake_shopify).refresh(session))
+                ours.go.set()
+                return
+            if interleaving == "node_answered_late":
+                pair = refresher(fake_shopify).refresh(session)  # reaches Shopify first
+                ours.go.set()
+                ours.issued.wait(LIMIT)  # its slow answer arrives after ours was issued
+            else:
+                ours.go.set()
+                ours.issued.wait(LIMIT)
+                pair = refresher(fake_shopify).refresh(session)  # reaches Shopify last
+            node_stores(pair)
+        finally:
+            ours.release.set()
+
+    thread = threading.Thread(target=node_app_refreshes)
+    thread.start()
+    got = storage.load_fresh_session(session.id, ours)
+    thread.join()
+    active = fake_shopify.active_token(SHOP)
+    stored = storage.load_session(session.id)
+    assert got is not None and stored is not None
+    assert got.access_token == stored.access_token == active
+    assert (stored == node_pair[0]) == (interleaving == "node_issued_last")
+    assert fake_shopify.call_count(grant="refresh_token") == 2
+    assert not set(LEASE_ATTRIBUTES) & set(_raw(storage, session.id))
+    _, equal = node.load(session.id, expect=session_to_node_json(stored))
+    assert equal is True  # what Node loads next is the live pair
+
+
+def test_nodes_blind_store_after_ours_of_an_older_pair_needs_the_merchant(
+    sides: tuple[DynamoDBSessionStorage, NodeTable], fake_shopify: FakeShopify
+) -> None:
+    """The window this package cannot close (docs/explanation/mixed-node-python-fleets.md):
+    Node's pair, issued first, is stored after ours. Its token is revoked and its refresh
+    token superseded, so the next load_fresh_session cannot recover: the merchant must open
+    the app again (an embedded app's token exchange repairs it)."""
+    storage, node = sides
+    session = installed(fake_shopify, expires_in=timedelta(minutes=2))
+    storage.store_session(session)
+    node_pair = node_dated(refresher(fake_shopify).refresh(session))  # issued first
+    ours = storage.load_fresh_session(session.id, refresher(fake_shopify))  # issued last
+    assert ours is not None and ours.access_token == fake_shopify.active_token(SHOP)
+    node.store(session_to_node_json(node_pair))  # Node's slow answer, stored blindly after
+    dead = storage.load_fresh_session(session.id, refresher(fake_shopify))
+    assert dead == node_pair and not fake_shopify.is_active(SHOP, dead.access_token or "")
+    with pytest.raises(ReauthorizationRequiredError):  # the Admin API said 401
+        storage.load_fresh_session(session.id, refresher(fake_shopify), rejected=dead)
+    reopened = installed(fake_shopify)  # the merchant opens the app: token exchange
+    storage.store_session(reopened)
+    assert storage.load_fresh_session(session.id, refresher(fake_shopify)) == reopened

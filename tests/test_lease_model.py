@@ -25,11 +25,13 @@ from hypothesis import strategies as st
 from shopify_sessions import MemorySessionStorage, Session, TokenRefreshError
 from shopify_sessions.tokens.errors import ReauthorizationRequiredError
 from shopify_sessions.tokens.lease import (
+    AskActive,
     MarkDead,
     Read,
     Refresh,
     ReleaseLease,
     StoreNewest,
+    StoreOver,
     TakeLease,
     Wait,
     fresh_session,
@@ -87,7 +89,7 @@ class Caller:
     result: Any = None
 
 
-def _step(caller: Caller, storage: MemorySessionStorage, clock: Clock) -> None:
+def _step(caller: Caller, storage: MemorySessionStorage, clock: Clock, shopify: Shopify) -> None:
     """Send the caller's reply in and carry out the operation it yields next."""
     try:
         if caller.error is not None:
@@ -110,7 +112,11 @@ def _step(caller: Caller, storage: MemorySessionStorage, clock: Clock) -> None:
     elif isinstance(operation, Refresh):
         caller.pending_refresh = operation.session
     elif isinstance(operation, StoreNewest):
-        caller.reply = store.store_newest(operation.session)
+        caller.reply = store.store_newest(operation.session, operation.holder)
+    elif isinstance(operation, AskActive):
+        caller.reply = operation.session.access_token == shopify.active
+    elif isinstance(operation, StoreOver):
+        caller.reply = store.store_over(operation.session, operation.latest)
     elif isinstance(operation, MarkDead):
         store.mark_dead(operation.snapshot)
     elif isinstance(operation, ReleaseLease):
@@ -177,7 +183,7 @@ def test_any_interleaving_keeps_the_newest_pair_and_one_refresh(
             lapsed |= clock.now - START >= LEASE
             _answer(caller, shopify)
         else:
-            _step(caller, storage, clock)
+            _step(caller, storage, clock, shopify)
     assert all(c.done for c in flows), "a caller never finished"
 
     results = [c.result for c in flows]

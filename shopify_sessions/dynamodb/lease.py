@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from shopify_sessions.domain.session import Session
+from shopify_sessions.domain.validation import check_session
 from shopify_sessions.tokens.lease import (
     DEAD_REFRESH_TOKEN,
     LEASE_EXPIRES,
@@ -23,6 +24,7 @@ from .codec import item_to_session
 from .driver import Driver
 from .facade import facade
 from .ops import Plan
+from .stored_version import unchanged_condition
 from .table import SessionTable
 
 __all__ = ["DynamoDBLeaseStore", "LeasePlans"]
@@ -38,7 +40,7 @@ _NAMES = {
 
 
 class LeasePlans:
-    """The five lease operations ``tokens.fresh`` needs, as plans on one table."""
+    """The lease operations ``tokens.fresh`` needs, as plans on one table."""
 
     def __init__(self, table: SessionTable) -> None:
         self.table = table
@@ -56,6 +58,7 @@ class LeasePlans:
             lease_holder=item.get(LEASE_HOLDER, {}).get("S"),
             lease_expires_ms=int(until) if until is not None else None,
             dead_refresh_token=item.get(DEAD_REFRESH_TOKEN, {}).get("S"),
+            version=item,
         )
 
     def take_lease(
@@ -78,9 +81,30 @@ class LeasePlans:
         )
         return taken
 
-    def store_newest(self, session: Session) -> Plan[bool]:
+    def store_newest(self, session: Session, holder: str | None = None) -> Plan[bool]:
+        """One PutItem over the item while it holds ``holder``'s lease (nothing was stored since
+        it was taken: no read needed), else ``SessionTable.store_newest``."""
+        if holder is not None:
+            check_session(session)
+            leased = {
+                "ConditionExpression": "#holder = :holder",
+                "ExpressionAttributeNames": {"#holder": LEASE_HOLDER},
+                "ExpressionAttributeValues": {":holder": {"S": holder}},
+            }
+            if (yield from self.table.requests.put_item(self.table.sealed_item(session), leased)):
+                return True
         stored = yield from self.table.store_newest(session)
         return stored
+
+    def store_over(self, session: Session, latest: Snapshot) -> Plan[bool]:
+        """One PutItem of ``session``, conditioned on the item holding exactly the pair
+        ``latest`` read (``True`` too when a retried request finds its own write)."""
+        check_session(session)
+        item = self.table.sealed_item(session)
+        if (yield from self.table.requests.put_item(item, unchanged_condition(latest.version))):
+            return True
+        stored = yield from self.table.requests.get_item(session.id)
+        return stored == item
 
     def mark_dead(self, snapshot: Snapshot) -> Plan[None]:
         """Record that Shopify refused this refresh token, and drop the lease, in one write."""
@@ -126,6 +150,7 @@ class DynamoDBLeaseStore:
     read = facade(LeasePlans.read)
     take_lease = facade(LeasePlans.take_lease)
     store_newest = facade(LeasePlans.store_newest)
+    store_over = facade(LeasePlans.store_over)
     mark_dead = facade(LeasePlans.mark_dead)
     release_lease = facade(LeasePlans.release_lease)
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from shopify_sessions.domain.newest import replaces
 from shopify_sessions.domain.session import Session
 from shopify_sessions.domain.validation import (
     check_expected,
@@ -28,6 +29,7 @@ from .cipher import TOKEN_FIELDS, TokenCipher, open_tokens
 from .codec import item_to_session, session_to_item
 from .item_limits import check_item
 from .ops import Plan
+from .stored_version import unchanged_condition
 from .table_requests import TableRequests, check_ids
 from .ttl import ttl_for
 
@@ -39,6 +41,7 @@ if TYPE_CHECKING:  # the model is bound at the first store: a load needs no Pyna
 __all__ = ["SessionTable", "condition_fields"]
 
 logger = logging.getLogger("shopify_sessions")
+MAX_NEWEST_ROUNDS = 8  # store_newest: reads and conditional writes before giving up
 
 
 class SessionTable:
@@ -97,21 +100,28 @@ class SessionTable:
     def store_newest(self, session: Session, *, create: bool = False) -> Plan[bool]:
         """Store ``session`` only if no later pair is stored; never recreate a deleted item.
 
-        "Later" compares ``expires``: the Node-format strings sort in time order inside the
-        condition, and an absent ``expires`` counts as older than any. A session without
+        "Later" compares ``expires`` as instants (``domain.newest.replaces``), in whatever form
+        the stored item spells it (Node's string, an ISO string with an offset, an epoch-ms
+        number), so it cannot be a condition: the item is read (one strongly consistent
+        GetItem), compared here, and written only if it still holds exactly the pair that was
+        read, else read again. An absent ``expires`` counts as older than any; a session without
         ``expires`` is stored only over one without it. ``create=True`` also writes when
         nothing is stored (imports). ``False``: a later pair is stored (or, without
         ``create``, none at all); nothing was written.
         """
         check_session(session)
         item = self.sealed_item(session)
-        model = self.model
-        older = model.expires.does_not_exist()
-        if session.expires is not None:
-            older = older | (model.expires <= session.expires)
-        condition = (model.id.does_not_exist() | older) if create else (model.id.exists() & older)
-        stored: bool = yield from self._write(item, condition)
-        return stored
+        if create and (yield from self.requests.put_item(item, unchanged_condition(None))):
+            return True  # nothing was stored (an import into a new table): one request
+        for _ in range(MAX_NEWEST_ROUNDS):
+            stored = yield from self.requests.get_item(session.id)
+            if stored is None and not create:
+                return False
+            if stored is not None and not replaces(session.expires, _expires_of(stored)):
+                return False
+            if (yield from self.requests.put_item(item, unchanged_condition(stored))):
+                return True
+        raise SessionConflictError(session.id)  # another pair was stored every round
 
     def load_session(self, id: str) -> Plan[Session | None]:
         """One GetItem; an empty id is never stored, so it returns ``None`` with no request."""
@@ -268,3 +278,8 @@ def _tokens_condition(
     )
     both: Condition = access_matches & refresh_matches
     return both
+
+
+def _expires_of(item: dict[str, Any]) -> datetime | None:
+    """The stored ``expires`` as the reader reads it (``CorruptSessionError`` if unreadable)."""
+    return item_to_session(item).expires

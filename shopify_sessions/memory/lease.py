@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from shopify_sessions.domain.session import Session
+from shopify_sessions.domain.validation import check_session
 from shopify_sessions.tokens.lease import Snapshot, fingerprint
 
 __all__ = ["LeaseState", "MemoryLeaseStore"]
@@ -35,6 +36,8 @@ class _Held(Protocol):
 
     def store_newest(self, session: Session, *, create: bool = False) -> bool: ...
 
+    def _put(self, session: Session) -> None: ...
+
 
 class MemoryLeaseStore:
     """Lease operations on a memory storage's dict, under its lock."""
@@ -49,7 +52,12 @@ class MemoryLeaseStore:
             if session is None:
                 return None
             return Snapshot(
-                session.copy(), session.refresh_token, state.holder, state.expires_ms, state.dead
+                session.copy(),
+                session.refresh_token,
+                state.holder,
+                state.expires_ms,
+                state.dead,
+                version=session,  # stored sessions are replaced, never changed in place
             )
 
     def take_lease(self, snapshot: Snapshot, holder: str, expires_ms: int, now_ms: int) -> bool:
@@ -67,8 +75,24 @@ class MemoryLeaseStore:
             state.holder, state.expires_ms = holder, expires_ms
             return True
 
-    def store_newest(self, session: Session) -> bool:
+    def store_newest(self, session: Session, holder: str | None = None) -> bool:
+        """Over the item if it still holds ``holder``'s lease, else the storage's newest rule."""
+        check_session(session)
+        with self.storage._lock:
+            state = self.storage._leases.get(session.id)
+            leased = holder is not None and state is not None and state.holder == holder
+            if leased and session.id in self.storage._sessions:
+                self.storage._put(session)
+                return True
         return self.storage.store_newest(session)
+
+    def store_over(self, session: Session, latest: Snapshot) -> bool:
+        check_session(session)
+        with self.storage._lock:
+            if self.storage._sessions.get(session.id) is not latest.version:
+                return False
+            self.storage._put(session)
+            return True
 
     def mark_dead(self, snapshot: Snapshot) -> None:
         id = snapshot.session.id

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator
 
+from shopify_sessions.domain.newest import replaces
 from shopify_sessions.domain.session import Session
 from shopify_sessions.domain.validation import (
     check_expected,
@@ -58,11 +59,7 @@ class MemorySessionStorage(LoadsFreshSessions):
             stored = self._sessions.get(session.id)
             if stored is None and not create:
                 return False
-            if (
-                stored is not None
-                and stored.expires is not None
-                and (session.expires is None or stored.expires > session.expires)
-            ):
+            if stored is not None and not replaces(session.expires, stored.expires):
                 return False
             self._put(session)
         return True

@@ -52,6 +52,7 @@ class AsyncMemoryLeaseStore:
     read = _awaited(MemoryLeaseStore.read)
     take_lease = _awaited(MemoryLeaseStore.take_lease)
     store_newest = _awaited(MemoryLeaseStore.store_newest)
+    store_over = _awaited(MemoryLeaseStore.store_over)
     mark_dead = _awaited(MemoryLeaseStore.mark_dead)
     release_lease = _awaited(MemoryLeaseStore.release_lease)
 

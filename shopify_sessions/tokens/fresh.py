@@ -21,6 +21,7 @@ from typing import Any, Protocol, TypeVar
 from shopify_sessions.domain.session import Session
 
 from .lease import (
+    AskActive,
     Flow,
     MarkDead,
     Operation,
@@ -29,6 +30,7 @@ from .lease import (
     ReleaseLease,
     Snapshot,
     StoreNewest,
+    StoreOver,
     TakeLease,
     TokenRefresher,
     Wait,
@@ -61,8 +63,13 @@ class LeaseStore(Protocol):
         """Set the lease if the refresh token is still the snapshot's and no lease is live."""
         ...
 
-    def store_newest(self, session: Session) -> bool:
-        """Store the pair (dropping the lease) unless the item is gone or holds a later one."""
+    def store_newest(self, session: Session, holder: str | None = None) -> bool:
+        """Store the pair (dropping the lease): over the item if it still holds ``holder``'s
+        lease, else unless the item is gone or holds a later pair."""
+        ...
+
+    def store_over(self, session: Session, latest: Snapshot) -> bool:
+        """Store the pair if the item still holds exactly ``latest``'s (its ``version``)."""
         ...
 
     def mark_dead(self, snapshot: Snapshot) -> None: ...
@@ -126,7 +133,7 @@ def load_fresh(
     rejected: Session | None,
 ) -> Session | None:
     """See ``DynamoDBSessionStorage.load_fresh_session``."""
-    rejected_token = check_load(id, refresher.timeout, within, lease, rejected)
+    rejected_token = check_load(id, refresher, within, lease, rejected)
     first = store.read(id)
     flow = refresh_flow(first, refresher.timeout, within, lease, rejected_token)
     if flow is None:
@@ -136,10 +143,14 @@ def load_fresh(
 
 
 def check_load(
-    id: str, timeout: float, within: timedelta, lease: timedelta, rejected: Session | None
+    id: str, refresher: Any, within: timedelta, lease: timedelta, rejected: Session | None
 ) -> str | None:
-    """The rejected token, once the arguments of ``load_fresh_session`` are checked (no I/O)."""
-    check_lease(lease, within, timeout)
+    """The rejected token, once the arguments of ``load_fresh_session`` are checked (no I/O).
+
+    ``refresher`` is a ``TokenRefresher`` or its async twin; its ``token_life``, when it has
+    one (custom refreshers may not), bounds ``within``.
+    """
+    check_lease(lease, within, refresher.timeout, getattr(refresher, "token_life", None))
     if rejected is not None and not isinstance(rejected, Session):
         raise TypeError(f"rejected must be a Session or None, got {type(rejected).__name__}")
     if rejected is not None and rejected.id != id:
@@ -198,7 +209,14 @@ def call_for(
     if isinstance(operation, Refresh):
         return partial(refresher.refresh, operation.session)
     if isinstance(operation, StoreNewest):
-        return partial(store.store_newest, operation.session)
+        return partial(store.store_newest, operation.session, operation.holder)
+    if isinstance(operation, AskActive):
+        ask = getattr(refresher, "is_active", None)
+        if ask is None:  # a refresher that cannot ask: "cannot tell", awaitable for either driver
+            return partial(sleep, 0)
+        return partial(ask, operation.session)
+    if isinstance(operation, StoreOver):
+        return partial(store.store_over, operation.session, operation.latest)
     if isinstance(operation, MarkDead):
         return partial(store.mark_dead, operation.snapshot)
     if isinstance(operation, ReleaseLease):

@@ -33,7 +33,7 @@ T = TypeVar("T")
 
 
 class AsyncLeaseStore(Protocol):
-    """``fresh.LeaseStore``'s five operations, awaited; each must do what that one says."""
+    """``fresh.LeaseStore``'s operations, awaited; each must do what that one says."""
 
     async def read(self, id: str) -> Snapshot | None: ...
 
@@ -41,7 +41,9 @@ class AsyncLeaseStore(Protocol):
         self, snapshot: Snapshot, holder: str, expires_ms: int, now_ms: int
     ) -> bool: ...
 
-    async def store_newest(self, session: Session) -> bool: ...
+    async def store_newest(self, session: Session, holder: str | None = None) -> bool: ...
+
+    async def store_over(self, session: Session, latest: Snapshot) -> bool: ...
 
     async def mark_dead(self, snapshot: Snapshot) -> None: ...
 
@@ -95,7 +97,7 @@ async def load_fresh_async(
     rejected: Session | None,
 ) -> Session | None:
     """See ``AsyncDynamoDBSessionStorage.load_fresh_session``: ``load_fresh``, awaited."""
-    rejected_token = check_load(id, refresher.timeout, within, lease, rejected)
+    rejected_token = check_load(id, refresher, within, lease, rejected)
     first = await store.read(id)
     flow = refresh_flow(first, refresher.timeout, within, lease, rejected_token)
     if flow is None:

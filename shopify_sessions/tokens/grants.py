@@ -20,6 +20,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from shopify_sessions.domain.session import Session
+from shopify_sessions.redact import REDACTED
 
 from .errors import ReauthorizationRequiredError, TokenRefreshError
 
@@ -46,6 +47,9 @@ OFFLINE_TOKEN_TYPE = "urn:shopify:params:oauth:token-type:offline-access-token"
 
 BASE_DELAY = 0.2  # seconds; full jitter, doubling per retry
 MAX_DELAY = 2.0
+MAX_DESCRIPTION = 200  # characters of Shopify's error text kept in an error message
+_SECRET_FIELDS = ("client_secret", "refresh_token", "subject_token")  # of a request body
+_SHOPIFY_TOKEN = re.compile(r"\bshp[a-z]{2}_[0-9A-Za-z_-]{8,}")  # shpat_, shprt_, shpss_, ...
 _SHOP = re.compile(r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$", re.IGNORECASE)
 # Answer fields an expiring offline grant must carry, with the JSON type each must have.
 _EXPIRING_FIELDS: tuple[tuple[str, type], ...] = (
@@ -70,6 +74,7 @@ class HttpRequest:
     url: str
     body: dict[str, str] = field(repr=False)  # holds the client secret and a token
     timeout: float
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)  # may hold a token
 
 
 @dataclass(frozen=True)
@@ -129,36 +134,49 @@ def exchange(
     timeout: float,
     clock: Callable[[], float] = time.monotonic,
     now: Callable[[], datetime] = _utcnow,
+    *,
+    secrets: tuple[str | None, ...] = (),
 ) -> Exchange:
     """Send ``body`` until Shopify gives a 200 or the ``timeout`` (all attempts) runs out.
 
     Returns the JSON answer and the time (``now()``) its request was sent: expiries count
     from then, so they never overstate a token's life. 429 honours ``Retry-After``; 429, 5xx
     and transport failures are retried with backoff; ``invalid_grant`` raises
-    ``ReauthorizationRequiredError`` at once; other 4xx raise ``TokenRefreshError``.
+    ``ReauthorizationRequiredError`` at once; other 4xx raise ``TokenRefreshError``. Each
+    attempt's ``HttpRequest.timeout`` is what is left of ``timeout``: the driver must give up
+    on the answer by then, however it trickles in. ``secrets`` (tokens beyond those in
+    ``body``) are scrubbed from Shopify's error text, as the body's are.
     """
+    hidden = tuple(body[name] for name in _SECRET_FIELDS if body.get(name)) + secrets
     url = token_url(shop)
     deadline = clock() + timeout
     attempts = 0
+    problems: list[str] = []  # each kind once, in order: the deadline may cut the last short
     while True:
         sent_at = now()
         attempts += 1
         outcome = yield HttpRequest(url, body, max(deadline - clock(), 0.001))
         if isinstance(outcome, HttpAnswer) and outcome.status == 200:
             return _json(outcome, shop), sent_at
-        problem, wait = _retry_plan(outcome, shop, attempts, body)
+        problem, wait = _retry_plan(outcome, shop, attempts, hidden)
+        if problem not in problems:
+            problems.append(problem)
         left = deadline - clock()
         if wait >= left:
             raise TokenRefreshError(
                 f"refreshing the token of shop {shop!r} failed after {attempts} "
-                f"attempt{'s' if attempts != 1 else ''} within {timeout:g} s: {problem}",
+                f"attempt{'s' if attempts != 1 else ''} within {timeout:g} s: "
+                + "; then ".join(problems),
                 shop=shop,
             )
         yield Pause(wait)
 
 
 def _retry_plan(
-    outcome: HttpAnswer | TransportFailure | None, shop: str, attempts: int, body: dict[str, str]
+    outcome: HttpAnswer | TransportFailure | None,
+    shop: str,
+    attempts: int,
+    secrets: tuple[str | None, ...],
 ) -> tuple[str, float]:
     """What went wrong and how long to wait before the next attempt; raises when final."""
     backoff = random.uniform(0, min(MAX_DELAY, BASE_DELAY * 2 ** min(attempts - 1, 10)))
@@ -171,7 +189,7 @@ def _retry_plan(
         return f"rate limited by Shopify (429){shown}", max(after or 0.0, backoff)
     if status >= 500:
         return f"Shopify answered {status}", backoff
-    error, description = _error_of(outcome, body)
+    error, description = _error_of(outcome, secrets)
     if error in ("invalid_grant", "invalid_subject_token"):
         said = f": {description}" if description else ""
         raise ReauthorizationRequiredError(shop, f"Shopify refused the grant (invalid_grant{said})")
@@ -199,8 +217,8 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
     return max((when - datetime.now(timezone.utc)).total_seconds(), 0.0)
 
 
-def _error_of(answer: HttpAnswer, body: dict[str, str]) -> tuple[str, str]:
-    """The OAuth ``error`` code and a short description, with anything secret scrubbed."""
+def _error_of(answer: HttpAnswer, secrets: tuple[str | None, ...]) -> tuple[str, str]:
+    """The OAuth ``error`` code and a short description, scrubbed of secrets, then cut."""
     try:
         parsed = json.loads(answer.body)
     except ValueError:
@@ -209,11 +227,18 @@ def _error_of(answer: HttpAnswer, body: dict[str, str]) -> tuple[str, str]:
         return "", ""
     error = parsed.get("error")
     description = parsed.get("error_description") or parsed.get("errors") or ""
-    text = str(description)[:200]
-    for secret in body.values():
-        if len(secret) >= 8:
-            text = text.replace(secret, "***")
-    return (error if isinstance(error, str) else ""), text
+    text = scrubbed(str(description), secrets)[:MAX_DESCRIPTION]
+    return (scrubbed(error, secrets)[:MAX_DESCRIPTION] if isinstance(error, str) else ""), text
+
+
+def scrubbed(text: str, secrets: tuple[str | None, ...]) -> str:
+    """``text`` without the secrets it was sent with, nor anything shaped as a Shopify token.
+
+    Done before any cut: cutting first leaves the head of a secret that no longer matches.
+    """
+    for secret in sorted(filter(None, secrets), key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return _SHOPIFY_TOKEN.sub(REDACTED, text)
 
 
 def _json(answer: HttpAnswer, shop: str) -> dict[str, Any]:
@@ -263,10 +288,25 @@ def refreshed_session(previous: Session, answer: dict[str, Any], sent_at: dateti
     fresh = previous.copy()
     fresh.access_token = answer["access_token"]
     fresh.scope = scope
-    fresh.expires = sent_at + timedelta(seconds=answer["expires_in"])
+    fresh.expires = _expiry(previous.shop, sent_at, answer, "expires_in")
     fresh.refresh_token = answer["refresh_token"]
-    fresh.refresh_token_expires = sent_at + timedelta(seconds=answer["refresh_token_expires_in"])
+    fresh.refresh_token_expires = _expiry(
+        previous.shop, sent_at, answer, "refresh_token_expires_in"
+    )
     return fresh
+
+
+def _expiry(shop: str, sent_at: datetime, answer: dict[str, Any], name: str) -> datetime:
+    """``sent_at`` plus the lifetime ``answer[name]``; past any date that can be stored (year
+    9999) it is a ``TokenRefreshError``, never a raw ``OverflowError``."""
+    try:
+        return sent_at + timedelta(seconds=answer[name])
+    except OverflowError:
+        raise TokenRefreshError(
+            f"Shopify's token answer for shop {shop!r}: {name!r} ({answer[name]} s) ends past "
+            f"any date that can be stored; nothing was stored",
+            shop=shop,
+        ) from None
 
 
 def refresh_blocker(session: Session, now: datetime) -> str | None:

@@ -10,9 +10,12 @@ take the lease, refresh, store the newest pair, ...) and is sent their results; 
   exists. Only the holder calls Shopify;
 - the others poll the item with short backoff until a new pair is stored or the lease lapses
   (a holder that died loses it after ``lease``), then one of them may take it;
-- the holder stores the new pair in one conditional write (the item still exists and its
-  ``expires`` is not later than the new one), which also drops the lease: the newest pair
-  always wins, whoever stored it;
+- the holder stores the new pair in one conditional write, which also drops the lease: over
+  the item as it leased it (still holding its lease: nothing was stored since), or else only
+  if the stored pair is not later (``expires`` compared as instants, whatever its spelling).
+  A pair that looks later may only be dated differently (Node dates from the answer's
+  arrival): Shopify is asked whether it still accepts the holder's token, and if it does,
+  the holder's pair goes over the one it read. The newest pair always wins, whoever stored it;
 - after ``invalid_grant`` the holder records a fingerprint of the dead refresh token in
   ``refreshTokenDead``, so every caller raises ``ReauthorizationRequiredError`` without a call
   until a new pair is stored.
@@ -42,6 +45,7 @@ __all__ = [
     "LEASE_EXPIRES",
     "LEASE_HOLDER",
     "WRITE_MARGIN",
+    "AskActive",
     "AsyncTokenRefresher",
     "MarkDead",
     "Operation",
@@ -50,6 +54,7 @@ __all__ = [
     "ReleaseLease",
     "Snapshot",
     "StoreNewest",
+    "StoreOver",
     "TakeLease",
     "TokenRefresher",
     "Wait",
@@ -67,11 +72,16 @@ DEAD_REFRESH_TOKEN = "refreshTokenDead"
 LEASE_ATTRIBUTES = (LEASE_HOLDER, LEASE_EXPIRES, DEAD_REFRESH_TOKEN)
 WRITE_MARGIN = timedelta(seconds=2)  # what a lease must leave, past the refresh, for the write
 FIRST_PAUSE = 0.02  # seconds between a waiter's reads, doubling up to MAX_PAUSE
+SETTLE_ROUNDS = 3  # a refused pair: reads, asks and conditional writes before giving in
 MAX_PAUSE = 0.1  # the most a waiter sees the new pair late; one GetItem per pause
 
 
 class TokenRefresher(Protocol):
-    """What the fleet protocol needs of a refresher (``ShopifyTokenRefresher`` is one)."""
+    """What the fleet protocol needs of a refresher (``ShopifyTokenRefresher`` is one).
+
+    Optional, used when present: ``is_active(session) -> bool | None`` (whether Shopify
+    accepts the session's token now) and ``token_life`` (a ``timedelta``).
+    """
 
     timeout: float
 
@@ -95,6 +105,7 @@ class Snapshot:
     lease_holder: str | None = None
     lease_expires_ms: int | None = None
     dead_refresh_token: str | None = None  # fingerprint of a refresh token Shopify refused
+    version: Any = field(default=None, repr=False, compare=False)  # the pair as stored: opaque
 
     def lease_live(self, now_ms: int) -> bool:
         """Live up to and including its last millisecond, as the stores' conditions see it
@@ -131,7 +142,25 @@ class Refresh:
 
 @dataclass(frozen=True)
 class StoreNewest:
+    """Store the holder's new pair: over the item it leased, or only if no later pair is."""
+
     session: Session
+    holder: str | None = None
+
+
+@dataclass(frozen=True)
+class AskActive:
+    """Whether Shopify accepts this session's access token now (``None``: cannot tell)."""
+
+    session: Session
+
+
+@dataclass(frozen=True)
+class StoreOver:
+    """Store ``session`` if the item still holds exactly ``latest``'s pair."""
+
+    session: Session
+    latest: Snapshot
 
 
 @dataclass(frozen=True)
@@ -150,7 +179,17 @@ class Wait:
     seconds: float
 
 
-Operation = Read | TakeLease | Refresh | StoreNewest | MarkDead | ReleaseLease | Wait
+Operation = (
+    Read
+    | TakeLease
+    | Refresh
+    | StoreNewest
+    | AskActive
+    | StoreOver
+    | MarkDead
+    | ReleaseLease
+    | Wait
+)
 Flow = Generator[Operation, Any, Session | None]
 
 
@@ -162,10 +201,18 @@ def _ms(when: datetime) -> int:
     return int(when.timestamp() * 1000)
 
 
-def check_lease(lease: timedelta, within: timedelta, refresher_timeout: float) -> None:
-    """``lease`` must outlast the refresher's ``timeout`` with room for the write."""
+def check_lease(
+    lease: timedelta,
+    within: timedelta,
+    refresher_timeout: float,
+    token_life: timedelta | None = None,
+) -> None:
+    """``lease`` must outlast the refresher's ``timeout`` with room for the write, and
+    ``within`` must be shorter than the tokens' life (``token_life``, when known)."""
     if within < timedelta(0):
         raise ValueError("within must not be negative")
+    if token_life is not None and within >= token_life:
+        raise _within_error(within, token_life)
     needed = timedelta(seconds=refresher_timeout) + WRITE_MARGIN
     if lease <= needed:
         raise ValueError(
@@ -173,6 +220,14 @@ def check_lease(lease: timedelta, within: timedelta, refresher_timeout: float) -
             f"({refresher_timeout:g} s) by more than {WRITE_MARGIN.total_seconds():g} s, "
             f"the time left to store the new pair"
         )
+
+
+def _within_error(within: timedelta, life: timedelta) -> ValueError:
+    return ValueError(
+        f"within ({within.total_seconds():g} s) must be shorter than the access token's life "
+        f"({life.total_seconds():g} s): a token refreshed just now would already be due, so "
+        f"every call would refresh; pass a shorter within (the default is 5 minutes)"
+    )
 
 
 def needs_refresh(
@@ -222,11 +277,11 @@ def fresh_session(
             raise ReauthorizationRequiredError(session.shop, blocker)
         at_ms = _ms(at)
         if snapshot.lease_holder == holder and snapshot.lease_live(at_ms):
-            return (yield from _refresh_holding(snapshot, holder))  # a retried take that landed
+            return (yield from _refresh_holding(snapshot, holder, within, now))  # a retried take
         if not snapshot.lease_live(at_ms):
             lease_ms = int(lease.total_seconds() * 1000)
             if (yield TakeLease(snapshot, holder, at_ms + lease_ms, at_ms)):
-                return (yield from _refresh_holding(snapshot, holder))
+                return (yield from _refresh_holding(snapshot, holder, within, now))
         elif now() - started > wait_limit:
             raise TokenRefreshError(
                 f"gave up waiting for another process to refresh session {id!r} "
@@ -240,8 +295,14 @@ def fresh_session(
     return None
 
 
-def _refresh_holding(snapshot: Snapshot, holder: str) -> Flow:
-    """As the lease holder: refresh, then store the new pair unless a newer one is stored."""
+def _refresh_holding(
+    snapshot: Snapshot, holder: str, within: timedelta, now: Callable[[], datetime]
+) -> Flow:
+    """As the lease holder: refresh, then store the new pair unless a newer one is stored.
+
+    A new token already due within ``within`` is stored (Shopify rotated to it), then refused
+    with a ``ValueError``: that ``within`` would refresh on every call.
+    """
     try:
         fresh: Session = yield Refresh(snapshot.session)
     except ReauthorizationRequiredError:
@@ -255,9 +316,33 @@ def _refresh_holding(snapshot: Snapshot, holder: str) -> Flow:
     except TokenRefreshError:
         yield from _best_effort(ReleaseLease(snapshot, holder))
         raise
-    if (yield StoreNewest(fresh)):
+    if (yield StoreNewest(fresh, holder)):
+        at = now()
+        if needs_refresh(fresh, within, None, at):
+            assert fresh.expires is not None  # needs_refresh: it expires
+            raise _within_error(within, fresh.expires - at)
         return fresh
-    latest = yield Read(snapshot.session.id)  # a newer pair won, or it was uninstalled
+    yield from _best_effort(ReleaseLease(snapshot, holder))  # if no write took it with it
+    return (yield from _settle(snapshot.session.id, fresh))
+
+
+def _settle(id: str, fresh: Session) -> Flow:
+    """Our new pair was refused: the item holds one whose expiry is as late or later.
+
+    Expiries cannot tell which Shopify issued last (a Node app dates its pair from when the
+    answer arrived, we from when the request left), Shopify can: it keeps one token active.
+    If it still accepts ours, ours is the newest and goes over the stored pair (only while the
+    item holds exactly that pair); if not, or it cannot tell, the stored pair is the answer.
+    """
+    latest: Snapshot | None = None
+    for _ in range(SETTLE_ROUNDS):
+        latest = yield Read(id)
+        if latest is None:
+            return None  # uninstalled meanwhile
+        if latest.session.access_token == fresh.access_token or not (yield AskActive(fresh)):
+            return latest.session
+        if (yield StoreOver(fresh, latest)):
+            return fresh
     return latest.session if latest is not None else None
 
 

@@ -8,18 +8,23 @@ for the whole fleet.
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from shopify_sessions.domain.session import Session
 
 from .grants import HttpAnswer, HttpRequest, Pause, TransportFailure
-from .http import SessionFlow, TokenEndpoint, http_answer, post_arguments, transport_failure
+from .http import Flow, TokenEndpoint, http_answer, post_arguments, transport_failure
 from .steps import Steps
 
 if TYPE_CHECKING:
     import httpx
+
+T = TypeVar("T")  # what a flow gives: a Session, or a probe's answer
 
 __all__ = ["ShopifyTokenRefresher"]
 
@@ -43,6 +48,14 @@ class ShopifyTokenRefresher(TokenEndpoint["httpx.Client"]):
         a malformed answer).
         """
         return self._run(self._refresh_flow(session))
+
+    def is_active(self, session: Session) -> bool | None:
+        """Whether Shopify accepts ``session``'s access token now: one Admin API request.
+
+        ``None`` when it cannot be told (no answer within ``timeout``, throttled). Shopify keeps
+        one offline token active per shop, so this says which of two pairs it issued last.
+        """
+        return self._run(self._active_flow(session))
 
     def migrate(self, session: Session) -> Session:
         """Exchange a non-expiring offline token for an expiring pair (Shopify's migration).
@@ -70,7 +83,7 @@ class ShopifyTokenRefresher(TokenEndpoint["httpx.Client"]):
 
     # --- the I/O the grants logic asks for -----------------------------------------------------
 
-    def _run(self, flow: SessionFlow) -> Session:
+    def _run(self, flow: Flow[T]) -> T:
         steps = Steps(flow)
         for step in steps:
             if isinstance(step, Pause):
@@ -80,12 +93,26 @@ class ShopifyTokenRefresher(TokenEndpoint["httpx.Client"]):
         return steps.result
 
     def _send(self, request: HttpRequest) -> HttpAnswer | TransportFailure:
+        """The answer within ``request.timeout`` in all, however it trickles in: the request
+        runs in a thread of its own, left behind when the deadline passes (httpx ends it at a
+        read timeout or once the answer is in). The answer is read here, in the caller's
+        thread and context."""
         import httpx
 
         if self._http is None:
             self._http = httpx.Client()
+        sent: Future[httpx.Response] = Future()
+        threading.Thread(target=_post, args=(self._http, request, sent), daemon=True).start()
         try:
-            response = self._http.post(**post_arguments(request))
-        except httpx.TransportError as error:
+            response = sent.result(timeout=request.timeout)
+        except (FutureTimeout, httpx.TransportError) as error:
             return transport_failure(error)
         return http_answer(response)
+
+
+def _post(client: httpx.Client, request: HttpRequest, sent: Future[httpx.Response]) -> None:
+    """``client.post`` for ``request``, its response or error handed to ``sent``."""
+    try:
+        sent.set_result(client.post(**post_arguments(request)))
+    except BaseException as error:  # raised in the caller's thread
+        sent.set_exception(error)

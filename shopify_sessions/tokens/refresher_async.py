@@ -7,16 +7,18 @@ the loop differs: ``await client.post(...)`` and ``await asyncio.sleep(...)``.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from shopify_sessions.domain.session import Session
 
 from .grants import HttpAnswer, HttpRequest, Pause, TransportFailure
-from .http import SessionFlow, TokenEndpoint, http_answer, post_arguments, transport_failure
+from .http import Flow, TokenEndpoint, http_answer, post_arguments, transport_failure
 from .steps import Steps
 
 if TYPE_CHECKING:
     import httpx
+
+T = TypeVar("T")  # what a flow gives: a Session, or a probe's answer
 
 __all__ = ["AsyncShopifyTokenRefresher"]
 
@@ -34,6 +36,10 @@ class AsyncShopifyTokenRefresher(TokenEndpoint["httpx.AsyncClient"]):
     async def refresh(self, session: Session) -> Session:
         """See ``ShopifyTokenRefresher.refresh``: the same answer and errors, awaited."""
         return await self._run(self._refresh_flow(session))
+
+    async def is_active(self, session: Session) -> bool | None:
+        """See ``ShopifyTokenRefresher.is_active``, awaited."""
+        return await self._run(self._active_flow(session))
 
     async def migrate(self, session: Session) -> Session:
         """See ``ShopifyTokenRefresher.migrate``; store the result at once."""
@@ -53,7 +59,7 @@ class AsyncShopifyTokenRefresher(TokenEndpoint["httpx.AsyncClient"]):
 
     # --- the I/O the grants logic asks for -----------------------------------------------------
 
-    async def _run(self, flow: SessionFlow) -> Session:
+    async def _run(self, flow: Flow[T]) -> T:
         steps = Steps(flow)
         for step in steps:
             if isinstance(step, Pause):
@@ -67,8 +73,10 @@ class AsyncShopifyTokenRefresher(TokenEndpoint["httpx.AsyncClient"]):
 
         if self._http is None:
             self._http = httpx.AsyncClient()
-        try:
-            response = await self._http.post(**post_arguments(request))
-        except httpx.TransportError as error:
+        try:  # within request.timeout in all, however the answer trickles in
+            response = await asyncio.wait_for(
+                self._http.post(**post_arguments(request)), request.timeout
+            )
+        except (asyncio.TimeoutError, httpx.TransportError) as error:
             return transport_failure(error)
         return http_answer(response)
