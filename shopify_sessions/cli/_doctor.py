@@ -31,6 +31,7 @@ from shopify_sessions.dynamodb.health import (
 )
 
 from ._app import FAILURE_ERROR, Settings, cli, out_console
+from ._fleet import days_option
 from ._scan import ScanPart, scan_items, scan_options
 
 __all__ = ["EXIT_COULD_NOT_LOOK", "EXIT_PROBLEMS", "doctor"]
@@ -87,13 +88,7 @@ class Findings:
 
 
 @cli.command(short_help="Token health of every session (exit 1: problems found).")
-@click.option(
-    "--days",
-    type=click.IntRange(1, 90),
-    default=14,
-    show_default=True,
-    help="A refresh token expiring within this many days is refresh_due.",
-)
+@days_option("A refresh token expiring within this many days is refresh_due.")
 @click.option(
     "--json", "as_json", is_flag=True, help="Counts and every session's category, as JSON."
 )

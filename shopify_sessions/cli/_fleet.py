@@ -10,7 +10,9 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
 
 from shopify_sessions.domain.session import Session
 from shopify_sessions.dynamodb.health import Category, classify
@@ -20,15 +22,23 @@ from shopify_sessions.tokens.grants import _retry_after
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["REPAIR_NOTE", "OfflineScan", "RateLimit"]
+__all__ = ["REPAIR_NOTE", "OfflineScan", "RateLimit", "days_option"]
 
 logger = logging.getLogger("shopify_sessions")
+F = TypeVar("F", bound=Callable[..., Any])
 
 # what both commands say of the sessions a Node app stored without expires
 REPAIR_NOTE = (
     "{count} offline session(s) had a refresh token but no expires (shopify-app-js#3400): "
     "refreshed to repair them, as a refresh sets expires again"
 )
+
+
+def days_option(help: str) -> Callable[[F], F]:
+    """``--days``: how close a refresh token's expiry makes a session due (1 to 90, 14)."""
+    return click.option(
+        "--days", type=click.IntRange(1, 90), default=14, show_default=True, help=help
+    )
 
 
 class OfflineScan:

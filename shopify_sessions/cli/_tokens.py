@@ -25,7 +25,7 @@ from shopify_sessions.errors import SessionConflictError, SessionStorageError
 from shopify_sessions.tokens.errors import ReauthorizationRequiredError, TokenRefreshError
 
 from ._app import Settings, cli, env_cipher, fail, progress
-from ._fleet import REPAIR_NOTE, OfflineScan, RateLimit
+from ._fleet import REPAIR_NOTE, OfflineScan, RateLimit, days_option
 from ._scan import ScanPart, scan_items, scan_options
 
 if TYPE_CHECKING:
@@ -383,13 +383,7 @@ def migrate_to_expiring(
 
 
 @cli.command("keep-warm", short_help="Refresh offline tokens whose refresh token expires soon.")
-@click.option(
-    "--days",
-    type=click.IntRange(1, 90),
-    default=14,
-    show_default=True,
-    help="Refresh sessions whose refresh token expires within this many days.",
-)
+@days_option("Refresh sessions whose refresh token expires within this many days.")
 @click.option("--dry-run", is_flag=True, help="Only count what would be refreshed.")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True)
 @_rate_option

@@ -9,7 +9,7 @@ token key: only the presence of tokens and their dates count, never their values
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, get_args
 
 from shopify_sessions.errors import CorruptSessionError
 from shopify_sessions.tokens.lease import DEAD_REFRESH_TOKEN, fingerprint
@@ -37,17 +37,7 @@ Category = Literal[
     "non_expiring",
     "expiring_ok",
 ]
-CATEGORIES: tuple[Category, ...] = (
-    "unreadable",
-    "online_active",
-    "online_expired",
-    "dead",
-    "missing_expiry",
-    "refresh_due",
-    "unrefreshable",
-    "non_expiring",
-    "expiring_ok",
-)
+CATEGORIES: tuple[Category, ...] = get_args(Category)  # in the order they are tried
 # what an operator must act on (doctor exits 1 while any is counted)
 PROBLEMS: frozenset[Category] = frozenset(
     ("unreadable", "dead", "missing_expiry", "refresh_due", "unrefreshable", "non_expiring")
