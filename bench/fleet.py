@@ -5,8 +5,9 @@
 category), grown from one size to the next. At each size and scan concurrency K, ``doctor
 --json --scan-concurrency K`` and the raw scan (K threads, segment i of K each, botocore's
 default 1 MB pages, items counted and dropped) run as fresh processes, interleaved; each one's
-wall time and peak RSS (``wait4``) are recorded, medians reported. Targets: doctor at most
-1.3x the raw scan's wall time; doctor's peak RSS at the largest size at most 1.2x the smallest.
+wall time and peak RSS (its own ``VmHWM``, see ``peak_rss.py``) are recorded, medians
+reported. Targets: doctor at most 1.3x the raw scan's wall time; doctor's peak RSS at the
+largest size at most 1.2x the smallest.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +32,7 @@ from tests.support.fake_aws import use_fake_aws_environment
 use_fake_aws_environment()
 
 TABLE = "fleet_sessions"
+PEAK_RSS = Path(__file__).with_name("peak_rss.py")
 WALL_TARGET = 1.3
 RSS_TARGET = 1.2
 _NOW = datetime.now(timezone.utc)
@@ -123,39 +126,30 @@ def raw_scan(endpoint: str, table: str, concurrency: int) -> int:
 
 
 def measure(command: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (MB, from ``wait4``) and stdout of one fresh process."""
-    began = time.monotonic()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    chunks: dict[str, bytes] = {}
-
-    def drain(name: str, pipe: Any) -> None:
-        chunks[name] = pipe.read()
-
-    readers = [
-        threading.Thread(target=drain, args=("out", process.stdout)),
-        threading.Thread(target=drain, args=("err", process.stderr)),
-    ]
-    for reader in readers:
-        reader.start()
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.monotonic() - began
-    process.returncode = os.waitstatus_to_exitcode(status)
-    for reader in readers:
-        reader.join()
-    if process.returncode not in (0, 1):  # doctor exits 1 when it finds problems
-        raise RuntimeError(f"{command} failed ({process.returncode}): {chunks['err'][-2000:]!r}")
-    return wall, usage.ru_maxrss / 1024, chunks["out"].decode()
+    """Wall seconds, peak RSS (MB, the program's own: see ``peak_rss.py``) and stdout of one
+    fresh process."""
+    with tempfile.NamedTemporaryFile("r", suffix=".kb") as peak:
+        began = time.monotonic()
+        process = subprocess.run(
+            [sys.executable, str(PEAK_RSS), peak.name, *command], capture_output=True, check=False
+        )
+        wall = time.monotonic() - began
+        if process.returncode not in (0, 1):  # doctor exits 1 when it finds problems
+            raise RuntimeError(
+                f"{command} failed ({process.returncode}): {process.stderr[-2000:]!r}"
+            )
+        return wall, int(peak.read() or 0) / 1024, process.stdout.decode()
 
 
 def _doctor(endpoint: str, concurrency: int) -> list[str]:
     return [
-        sys.executable, "-m", "shopify_sessions.cli", "--endpoint-url", endpoint,
+        "-m", "shopify_sessions.cli", "--endpoint-url", endpoint,
         "--table", TABLE, "doctor", "--json", "--scan-concurrency", str(concurrency),
     ]  # fmt: skip
 
 
 def _raw(endpoint: str, concurrency: int) -> list[str]:
-    return [sys.executable, "-m", "bench.fleet", "--raw-scan", endpoint, str(concurrency)]
+    return [str(Path(__file__)), "--raw-scan", endpoint, str(concurrency)]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -207,3 +208,28 @@ def test_keep_warm_and_migrate_repair_sessions_without_expires(
     assert "1 offline session(s) had a refresh token but no expires" in body["note"], body
     after = cli(table, "doctor", "--json")
     assert after.code == 0 and after.json()["counts"]["expiring_ok"] == 3, after
+
+
+def test_work_is_pulled_from_the_scan_as_it_goes_never_all_at_once() -> None:
+    from shopify_sessions.cli._tokens import _run_each
+
+    lock = threading.Lock()
+    pulled = finished = most_ahead = 0
+
+    def scanned() -> Iterator[Session]:
+        nonlocal pulled
+        for n in range(60):
+            with lock:
+                pulled += 1
+            yield offline(f"w{n}", access_token=TOKEN)
+
+    def work(session: Session) -> str:
+        nonlocal finished, most_ahead
+        with lock:
+            most_ahead = max(most_ahead, pulled - finished)
+            finished += 1
+        return "done"
+
+    outcomes, not_started = _run_each(scanned(), work, 3, "working")
+    assert len(outcomes) == 60 and not_started == 0
+    assert most_ahead <= 2 * 3 + 1  # at most twice the concurrency waiting, plus the one pulled

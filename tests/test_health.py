@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -211,3 +212,24 @@ def test_rate_limit_spaces_starts_and_a_retry_after_pauses_them() -> None:
     starts.append(clock[0])
     assert starts == [0.0, 0.25, 0.5, 2.5]
     assert limit.paused_for == pytest.approx(1.75)
+
+
+def test_the_async_storage_reads_one_segment_a_page_at_a_time(moto_server_endpoint: str) -> None:
+    pytest.importorskip("aiobotocore", reason="the async storage needs the [async] extra")
+    from shopify_sessions import AsyncDynamoDBSessionStorage
+
+    backend = Backend("moto_server", moto_server_endpoint)
+    storage, ids = _fill(backend, 30)
+
+    async def read() -> list[str]:
+        seen: list[str] = []
+        async with AsyncDynamoDBSessionStorage(storage.table_name, host=moto_server_endpoint) as s:
+            for segment in range(3):
+                async for page in s.scan_pages(segment, 3, 4):
+                    assert len(page) <= 4
+                    seen += [item["id"]["S"] for item in page]
+        return seen
+
+    seen = asyncio.run(read())
+    assert sorted(seen) == sorted(ids)
+    backend.drop_tables()

@@ -1,7 +1,8 @@
 """A parallel Scan in one process: several segments at once, pages handed on as they come.
 
 Each segment is read by :meth:`~.storage.DynamoDBSessionStorage.scan_pages` in a thread of
-its own; pages go through a queue holding at most one page per thread, so a slow consumer
+its own (with one segment at a time too: the next page is then read while the consumer works
+on this one); pages go through a queue holding at most one page per thread, so a slow consumer
 stops the readers instead of letting pages pile up: memory depends on the page size and the
 concurrency, never on the table's size.
 """
@@ -41,11 +42,9 @@ def scan_segments(
         check_segment(segment, total_segments)
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
-    if concurrency == 1 or len(wanted) <= 1:
-        for segment in wanted:
-            yield from storage.scan_pages(segment, total_segments, page_size)
-        return
-    yield from _threaded(storage, wanted, total_segments, min(concurrency, len(wanted)), page_size)
+    if wanted:  # even one reader runs in a thread: the next page is read while this is used
+        readers = min(concurrency, len(wanted))
+        yield from _threaded(storage, wanted, total_segments, readers, page_size)
 
 
 def _threaded(
