@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import types
+import typing
 from pathlib import Path
+from typing import Any
 
 from .async_ops import ASYNC_HEADING, async_markdown
 from .runner import SIDES, Report, Row
@@ -260,6 +264,36 @@ def _spliced(report: Report) -> dict[str, tuple[str, str, list[str] | None]]:
             async_markdown(report.async_) if report.async_ is not None else None,
         ),
     }
+
+
+def load(path: Path) -> Report:
+    """The ``Report`` a run wrote to ``bench.json`` (for the docs site's tables and plot)."""
+    return typing.cast(Report, _from_json(Report, json.loads(path.read_text(encoding="utf-8"))))
+
+
+def _from_json(kind: Any, value: Any) -> Any:
+    """``value`` (parsed JSON) as ``kind``: dataclasses, lists, dicts, tuples, optionals."""
+    if value is None:
+        return None
+    if dataclasses.is_dataclass(kind) and isinstance(kind, type):
+        hints = typing.get_type_hints(kind)
+        return kind(
+            **{
+                f.name: _from_json(hints[f.name], value[f.name])
+                for f in dataclasses.fields(kind)
+                if f.init and f.name in value
+            }
+        )
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        return _from_json(next(arg for arg in args if arg is not type(None)), value)
+    if origin is list:
+        return [_from_json(args[0], item) for item in value]
+    if origin is tuple:
+        return tuple(value)
+    if origin is dict:
+        return {key: _from_json(args[1], item) for key, item in value.items()}
+    return Path(value) if kind is Path else value
 
 
 def write(report: Report, out: Path) -> dict[str, Path]:

@@ -131,6 +131,24 @@ def moto_server_endpoint() -> Iterator[str]:
     server.stop()
 
 
+@pytest.fixture
+def proxy(moto_server_endpoint: str) -> Iterator[Any]:
+    """A counting, fault-injecting loopback proxy in front of moto's server
+    (tests/support/proxy.py)."""
+    from tests.support.proxy import DynamoProxy
+
+    with DynamoProxy(moto_server_endpoint) as running:
+        yield running
+
+
+@pytest.fixture
+def truth(moto_server_endpoint: str) -> Iterator[DynamoDBSessionStorage]:
+    """A blocking storage straight on moto's server, on a new table: what is really stored."""
+    backend = Backend("moto_server", moto_server_endpoint)
+    yield backend.storage()
+    backend.drop_tables()
+
+
 @pytest.fixture(scope="session")
 def dynalite_endpoint() -> Iterator[str]:
     """dynalite (npm) on a free loopback port; skipped locally without Node, failed in CI."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -24,8 +24,8 @@ from shopify_sessions import (
     SessionStorageError,
     StorageUnavailableError,
 )
-from tests.conftest import Backend
 from tests.factories import SHOP, offline, online
+from tests.support.async_storages import counted_storage
 from tests.support.proxy import DynamoProxy, Fault, unprocess_items, unprocess_keys
 
 pytestmark = pytest.mark.anyio
@@ -38,28 +38,10 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-def proxy(moto_server_endpoint: str) -> Iterator[DynamoProxy]:
-    with DynamoProxy(moto_server_endpoint) as running:
-        yield running
-
-
-@pytest.fixture
-def truth(moto_server_endpoint: str) -> Iterator[DynamoDBSessionStorage]:
-    """A blocking storage straight on the server, on a new table: what is really stored."""
-    backend = Backend("moto_server", moto_server_endpoint)
-    yield backend.storage()
-    backend.drop_tables()
-
-
-@pytest.fixture
 async def storage(
     truth: DynamoDBSessionStorage, proxy: DynamoProxy
 ) -> AsyncIterator[AsyncDynamoDBSessionStorage]:
-    async with AsyncDynamoDBSessionStorage(
-        truth.table_name, host=proxy.endpoint, retry=FAST_RETRY
-    ) as made:
-        await made.load_session("warm-up")  # the client exists before anything is counted
-        proxy.reset()
+    async with counted_storage(truth.table_name, proxy, FAST_RETRY) as made:
         yield made
 
 

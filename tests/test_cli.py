@@ -34,7 +34,9 @@ from shopify_sessions.formats.node_json import (
     session_to_node_json,
 )
 from tests.conftest import raw_dynamodb_client
-from tests.support.cli_process import CLI, run_cli
+from tests.support.cli_process import CLI as CLI  # imported from here by other test modules
+from tests.support.cli_process import run_cli
+from tests.support.cli_process import serve_local as _serve
 from tests.support.proxy import DynamoProxy, Fault
 
 SCRIPT = Path(sys.executable).parent / "shopify-sessions"
@@ -372,7 +374,47 @@ def test_import_refuses_a_file_with_a_bad_line_and_writes_nothing(
     assert_no_token(result.err, tokens_of(sessions()))
     from_stdin = run("import", "-", endpoint=endpoint, table=table, stdin=lines[0] + "\n{oops\n")
     assert_one_line_error(from_stdin, "stdin line 2: is not valid JSON")
+    lines = jsonl(sessions()).splitlines()
+    surrogate = lines[1].replace('"state": "s2"', '"state": "s\\ud800"')
+    bad.write_text("\n".join([lines[0], surrogate]) + "\n")
+    result = run("import", str(bad), endpoint=endpoint, table=table)
+    assert_one_line_error(result, "line 2", "state", "lone surrogate")
+    bad.write_bytes(lines[0].encode() + b"\n" + lines[2].encode().replace(b"s3", b"s\xe9"))
+    result = run("import", str(bad), endpoint=endpoint, table=table)
+    assert_one_line_error(result, "line 2", "not UTF-8")
     assert raw_items(endpoint, table) == {}
+
+
+def test_restoring_an_old_backup_keeps_newer_tokens_unless_forced(
+    endpoint: str, table: str, tmp_path: Path
+) -> None:
+    items = sessions()
+    target = storage(endpoint, table)
+    for session in items:
+        target.store_session(session)
+    backup = tmp_path / "backup.jsonl"
+    assert run("export", str(backup), endpoint=endpoint, table=table).code == 0
+    rotated = items[2].copy()
+    for hours in (1, 2):  # two rotations since the backup: its refresh token is dead
+        rotated.expires = NOW + timedelta(hours=hours)
+        rotated.access_token, rotated.refresh_token = _token("shpat_"), _token("shprt_")
+        target.store_session(rotated)
+    reinstalled = items[0].copy()  # a non-expiring token, reinstalled after the backup
+    reinstalled.access_token = _token("shpat_")
+    target.store_session(reinstalled)
+
+    restored = run("import", str(backup), endpoint=endpoint, table=table)
+    assert restored.code == 0, restored
+    assert "imported 1 of 3 sessions" in restored.out, restored
+    assert "kept 2 newer already there (--force replaces them)" in restored.out, restored
+    assert f"kept offline_{ALPHA}" in restored.out and f"kept offline_{BETA}" in restored.out
+    assert target.load_session(rotated.id) == rotated
+    assert target.load_session(reinstalled.id) == reinstalled
+    assert_no_token(restored.out + restored.err, tokens_of([*items, rotated, reinstalled]))
+
+    forced = run("import", "--force", str(backup), endpoint=endpoint, table=table)
+    assert forced.code == 0 and "imported 3 sessions" in forced.out, forced
+    assert [target.load_session(s.id) for s in items] == items
 
 
 def test_purge_expired_dry_run_then_for_real(endpoint: str, table: str) -> None:
@@ -489,27 +531,6 @@ def test_a_missing_extra_is_one_line() -> None:
     )
     result = run(command=[sys.executable, "-c", code])
     assert_one_line_error(result, "pip install 'shopify-sessions[local]'")
-
-
-def _serve(port: int, data: Path, env: dict[str, str]) -> subprocess.Popen[str]:
-    server = subprocess.Popen(
-        [*CLI, "serve-local", "--port", str(port), "--data", str(data)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert server.stdout is not None
-    banner = []
-    for line in server.stdout:  # ends when the server exits early
-        banner.append(line)
-        if "AWS_ENDPOINT_URL_DYNAMODB=" in line:
-            break
-    assert f"export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:{port}" in map(str.strip, banner), (
-        banner,
-        server.stderr.read() if server.poll() is not None and server.stderr else "",
-    )
-    return server
 
 
 def _stop(server: subprocess.Popen[str], signum: int) -> str:

@@ -197,10 +197,44 @@ def test_migration_exchange_revokes_the_non_expiring_token(
     assert {"refresh_token", "expires_in", "refresh_token_expires_in"} <= set(answer)
     assert not fake_shopify.is_active(SHOP, legacy.access_token)
     assert fake_shopify.active_token(SHOP) == answer["access_token"]
+    assert refresh(fake_shopify_client, answer["refresh_token"]).status_code == 200
+    # the first refresh of the pair closes the retry window
     again = exchange(fake_shopify_client, legacy.access_token, OFFLINE, OFFLINE, "1")
     assert (again.status_code, error_of(again)) == (400, "invalid_subject_token")
-    assert refresh(fake_shopify_client, answer["refresh_token"]).status_code == 200
     assert fake_shopify.call_count(SHOP, "token_exchange") == 2
+
+
+def test_migration_exchange_is_retryable_for_seven_days(
+    fake_shopify: FakeShopify, fake_shopify_client: httpx.Client
+) -> None:
+    legacy = fake_shopify.install(SHOP, expiring=False)
+    first = exchange(fake_shopify_client, legacy.access_token, OFFLINE, OFFLINE, "1").json()
+    fake_shopify.advance(3 * 86400)  # the access token died long ago, the pair is unused
+    assert fake_shopify.active_token(SHOP) is None
+
+    again = exchange(fake_shopify_client, legacy.access_token, OFFLINE, OFFLINE, "1").json()
+    pair = ("access_token", "refresh_token")
+    assert [again[k] for k in pair] == [first[k] for k in pair]  # the very same pair
+    assert again["expires_in"] == 3600  # the access token's life is extended...
+    assert fake_shopify.active_token(SHOP) == first["access_token"]
+    lost = first["refresh_token_expires_in"] - again["refresh_token_expires_in"]
+    assert 3 * 86400 - 2 <= lost <= 3 * 86400 + 60  # ...the refresh token's is not (whole seconds)
+
+    fake_shopify.advance(4 * 86400)  # 7 days after the first exchange: the window is shut
+    late = exchange(fake_shopify_client, legacy.access_token, OFFLINE, OFFLINE, "1")
+    assert (late.status_code, error_of(late)) == (400, "invalid_subject_token")
+
+
+def test_a_later_acquisition_closes_the_migration_window(
+    fake_shopify: FakeShopify, fake_shopify_client: httpx.Client
+) -> None:
+    legacy = fake_shopify.install(SHOP, expiring=False)
+    assert exchange(fake_shopify_client, legacy.access_token, OFFLINE, OFFLINE, "1").is_success
+    fake_shopify.install(SHOP)  # the merchant reopened the app: a newer pair
+    again = exchange(fake_shopify_client, legacy.access_token, OFFLINE, OFFLINE, "1")
+    assert (again.status_code, error_of(again)) == (400, "invalid_subject_token")
+    not_a_retry = exchange(fake_shopify_client, "shpat_other", OFFLINE, OFFLINE, "1")
+    assert error_of(not_a_retry) == "invalid_subject_token"
 
 
 def test_id_token_exchange_offline_expiring_and_non_expiring(
@@ -293,7 +327,11 @@ def test_fault_body_override_and_reset(
     assert (gateway.status_code, gateway.text) == (502, "<html>Bad Gateway</html>")
     fake_shopify.fail_next(503, times=5)
     fake_shopify.reset_faults()
-    assert refresh(fake_shopify_client, grant.refresh_token).status_code == 200
+    ok = refresh(fake_shopify_client, grant.refresh_token)
+    assert ok.status_code == 200
+    # every answer, faults included, names itself as Shopify's do, and its Call keeps the name
+    sent = [gateway.headers["x-request-id"], ok.headers["x-request-id"]]
+    assert sent == [call.request_id for call in fake_shopify.calls[1:]] and len(set(sent)) == 2
 
 
 def test_dropped_connection_processes_nothing(

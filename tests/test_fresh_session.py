@@ -25,6 +25,7 @@ from shopify_sessions import (
 from shopify_sessions.testing import FakeShopify
 from shopify_sessions.tokens.lease import LEASE_ATTRIBUTES, Snapshot
 from tests.conftest import Backend, _backend
+from tests.support.leases import until_leased
 from tests.tokens_support import SHOP, installed, refresher
 
 SOON = timedelta(minutes=2)  # inside the default 5-minute window
@@ -158,12 +159,7 @@ def _while_leased(
 
     def run() -> None:
         try:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                snapshot = storage._lease_store.read(id)
-                if snapshot is not None and snapshot.lease_holder is not None:
-                    break
-                time.sleep(0.005)
+            until_leased(storage, id)
             action()
         finally:
             if done is not None:

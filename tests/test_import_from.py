@@ -394,6 +394,87 @@ def test_bad_records_are_listed_by_key_without_tokens_and_dry_run_writes_nothing
     assert_no_token(real.out + real.err, [secret])
 
 
+def test_a_different_legacy_token_in_dynamodb_is_kept_unless_overwrite(
+    table: DynamoDBSessionStorage, dynalite_endpoint: str, tmp_path: Path
+) -> None:
+    old, new = _token("shpat_"), _token("shpat_")
+    document = {"id": f"offline_{ALPHA}", "shop": ALPHA, "state": "", "isOnline": False}
+    source = tmp_path / "sessions.json"
+    source.write_text(json.dumps({**document, "accessToken": old}) + "\n")
+    reinstalled = Session(f"offline_{ALPHA}", ALPHA, "", False, access_token=new)
+    table.store_session(reinstalled)  # after the cut-over: a newer token than the source's
+
+    kept = _import(dynalite_endpoint, table, str(source))
+    assert kept.code == 0, kept
+    assert "imported 0 of 1 sessions" in kept.out and "kept 1 newer already there" in kept.out
+    assert f"--overwrite replaces it): offline_{ALPHA}" in kept.out, kept
+    assert table.load_session(reinstalled.id) == reinstalled
+    summary = _import(dynalite_endpoint, table, str(source), "--json").json()
+    assert summary["kept"] == [f"offline_{ALPHA}"] and summary["imported"] == 0, summary
+
+    overwritten = _import(dynalite_endpoint, table, str(source), "--overwrite")
+    assert overwritten.code == 0 and "imported 1 of 1" in overwritten.out, overwritten
+    stored = table.load_session(reinstalled.id)
+    assert stored is not None and stored.access_token == old
+    again = _import(dynalite_endpoint, table, str(source))  # the same token: a re-run
+    assert again.code == 0 and "imported 1 of 1" in again.out, again
+    assert_no_token(kept.out + kept.err + overwritten.out + again.out, [old, new])
+
+
+def test_bad_text_and_numbers_are_problems_naming_their_key_never_replaced(
+    table: DynamoDBSessionStorage, dynalite_endpoint: str, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    database = tmp_path / "sessions.sqlite"
+    with sqlite3.connect(database) as connection:
+        connection.execute(
+            "CREATE TABLE shopify_sessions (id varchar(255) NOT NULL PRIMARY KEY, shop "
+            "varchar(255) NOT NULL, state varchar(255) NOT NULL, isOnline integer NOT NULL, "
+            "expires integer, scope varchar(255), accessToken varchar(255), userId integer)"
+        )
+        rows = [(f"offline_{ALPHA}", ALPHA, "x"), (f"offline_{BETA}", BETA, "x")]
+        connection.executemany(
+            "INSERT INTO shopify_sessions VALUES (?, ?, ?, 0, NULL, ?, 'tok', NULL)",
+            [(id, shop, state, "read_products") for id, shop, state in rows],
+        )
+        connection.execute(  # Latin-1 bytes where UTF-8 text belongs
+            "UPDATE shopify_sessions SET scope = CAST(X'72656164E9' AS TEXT) WHERE id = ?",
+            (f"offline_{BETA}",),
+        )
+    sql = _import(dynalite_endpoint, table, f"sqlite:///{database}", "--json")
+    assert sql.code == 1, sql
+    assert sql.json()["problems"] == [
+        {"key": f"offline_{BETA}", "reason": "'scope' is not UTF-8 text"}
+    ]
+    assert table.load_session(f"offline_{BETA}") is None
+    assert table.load_session(f"offline_{ALPHA}") is not None
+
+    mongo = tmp_path / "sessions.json"
+    base = {"shop": GAMMA, "state": "", "isOnline": False, "accessToken": "tok"}
+    mongo.write_bytes(
+        json.dumps({**base, "id": f"offline_{GAMMA}", "userId": {"$numberLong": "abc"}}).encode()
+        + b"\n"
+        + json.dumps({**base, "id": "offline_delta", "state": "café"}, ensure_ascii=False).encode(
+            "latin-1"
+        )
+        + b"\n"
+        + json.dumps({**base, "id": "offline_eps", "state": "\ud800"}).encode()
+        + b"\n"
+    )
+    documents = _import(dynalite_endpoint, table, str(mongo), "--json")
+    assert documents.code == 1, documents
+    assert documents.json()["problems"] == [
+        {"key": f"line 1 (offline_{GAMMA})", "reason": "a $numberLong does not hold a number"},
+        {"key": "line 2", "reason": "not UTF-8 text"},
+        {
+            "key": "line 3 (offline_eps)",
+            "reason": "state is not valid UTF-8 text (it holds a lone surrogate)",
+        },
+    ], documents
+    assert "\ufffd" not in documents.out
+
+
 def test_a_missing_driver_is_one_line_naming_the_pip_command() -> None:
     code = (
         "import sys; sys.modules['psycopg'] = None\n"

@@ -66,6 +66,19 @@ def test_user_booleans_as_strings_mean_what_they_say() -> None:  # class 2, on p
     assert (user.email_verified, user.account_owner, user.collaborator) == (False, True, False)
 
 
+@pytest.mark.parametrize("text", ["1", "0", "t", "f", "TRUE", " false ", "yes", ""])
+def test_a_user_flag_as_text_reads_the_same_in_every_reader(text: str) -> None:
+    from shopify_sessions.importers.values import as_bool
+
+    rows = [*BASE, ("isOnline", True), ("userId", 1), ("accountOwner", text)]
+    user = Session.from_property_array(rows, True).online_access_info.associated_user  # type: ignore[union-attr]
+    try:
+        sql = as_bool("accountOwner", text)
+    except ValueError:  # not a flag: the SQL importer refuses it, the reader says false
+        sql = False
+    assert user.account_owner is sql, text  # type: ignore[union-attr]
+
+
 def test_online_property_array_without_user_id_keeps_nodes_empty_user() -> None:  # class 3
     session = Session.from_property_array([*BASE, ("isOnline", "true")])
     assert session.online_access_info == OnlineAccessInfo(extra={"associated_user": {}})

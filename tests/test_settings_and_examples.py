@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from shopify_sessions import DynamoDBSessionStorage
+from tests.support.interpreter import printed_by
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -70,6 +71,68 @@ def test_quickstart_runs_with_no_aws_account() -> None:
     assert "shpat_" not in result.stdout + result.stderr
 
 
+def test_session_model_on_a_loopback_endpoint_needs_no_credentials(
+    moto_server_endpoint: str,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_ENDPOINT_URL_DYNAMODB=moto_server_endpoint,
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_EC2_METADATA_DISABLED="true",
+        SHOPIFY_SESSIONS_TABLE=f"model_{os.getpid()}_{id(env)}",
+    )
+    code = (
+        "from shopify_sessions.dynamodb.model import SessionModel\n"
+        "SessionModel.create_table(wait=True)\n"
+        "SessionModel(id='offline_a', shop='a', state='', is_online=False).save()\n"
+        "print(SessionModel.get('offline_a').shop)\n"
+        "SessionModel.delete_table()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0 and result.stdout == "a\n", result.stderr
+
+
+def _rehearse(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    script = ROOT / "examples" / "rehearse_token_commands.py"
+    return subprocess.run(
+        [sys.executable, str(script), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+def test_the_documented_rehearsal_runs_both_token_commands_against_fake_shopify(
+    tmp_path: Path,
+) -> None:
+    demo = _rehearse()
+    assert demo.returncode == 0, demo.stderr
+    lines = demo.stdout
+    assert "would migrate 3, already expiring 0, need reauthorization 0, failed 0" in lines
+    assert "migrated 2, already expiring 0, need reauthorization 1, failed 0" in lines
+    assert "gone.myshopify.com: Shopify refused the grant" in lines
+    assert "refreshed 2, not due 0, not migrated 1 (run migrate-to-expiring)" in lines
+    assert "shpat_" not in lines + demo.stderr
+
+    token = "shpat_copy_of_a_real_token_0123456789"
+    copy = tmp_path / "backup.jsonl"
+    copy.write_text(
+        '{"id": "offline_copy.myshopify.com", "shop": "copy.myshopify.com", "state": "", '
+        f'"isOnline": false, "accessToken": "{token}"}}\n'
+    )
+    rehearsed = _rehearse(str(copy))
+    assert rehearsed.returncode == 0, rehearsed.stderr
+    assert "migrated 1, already expiring 0, need reauthorization 0" in rehearsed.stdout
+    assert "refreshed 1, not due 0, not migrated 0," in rehearsed.stdout
+    assert token in copy.read_text()  # the copy is only read
+
+
 def test_a_botocore_config_sets_timeouts_pool_and_attempts() -> None:
     from botocore.config import Config
 
@@ -99,15 +162,7 @@ def test_importing_the_package_loads_no_http_client_and_no_event_loop() -> None:
         "shopify_sessions.ShopifyTokenRefresher\n"
         "print('httpx' in sys.modules)\n"
     )
-    assert _printed_by(code) == ["[]", "False"]
-
-
-def _printed_by(code: str) -> list[str]:
-    """The lines a fresh interpreter running ``code`` prints."""
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
-    )
-    return result.stdout.splitlines()
+    assert printed_by(code) == ["[]", "False"]
 
 
 def test_a_storage_that_only_loads_imports_no_refresh_protocol() -> None:
@@ -126,7 +181,7 @@ def test_a_storage_that_only_loads_imports_no_refresh_protocol() -> None:
         "storage._lease_store\n"
         "print('shopify_sessions.tokens.lease' in sys.modules)\n"
     )
-    assert _printed_by(code) == ["[]", "True"]
+    assert printed_by(code) == ["[]", "True"]
 
 
 def test_clients_find_dynamodb_without_listing_every_service(

@@ -182,6 +182,7 @@ async def shop_api(verified: AppHome, backend: Backend) -> Response:
 
 @routes.post("/webhooks")
 async def webhooks(request: Request, backend: Backend) -> Response:
+    """HMAC checked; uninstall and privacy topics answered without a token (docs/guides)."""
     topic = request.headers.get("X-Shopify-Topic")
     return to_response(await backend.webhook(await shopify_request(request), topic))
 

@@ -122,6 +122,7 @@ def shop_api(verified: Verified) -> ResponseReturnValue:
 
 @routes.post("/webhooks")
 def webhooks() -> Response:
+    """HMAC checked; uninstall and privacy topics answered without a token (docs/guides)."""
     topic = request.headers.get("X-Shopify-Topic")
     return to_response(backend().webhook(shopify_request(), topic))
 

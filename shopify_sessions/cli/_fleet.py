@@ -59,6 +59,7 @@ class OfflineScan:
         self.wanted = wanted
         self.days = days
         self.skipped = 0
+        self.skipped_by: dict[Category, int] = {}  # the offline sessions not wanted, by category
         self.found: dict[Category, int] = dict.fromkeys(wanted, 0)
         self.category: dict[str, Category] = {}  # by shop, for what was found
 
@@ -72,6 +73,7 @@ class OfflineScan:
                 continue
             elif checked.category not in self.wanted:
                 self.skipped += 1
+                self.skipped_by[checked.category] = self.skipped_by.get(checked.category, 0) + 1
             else:
                 session = self.storage.plans.decode(item)
                 if isinstance(session, Session):

@@ -1,8 +1,8 @@
 """``import-from``: move sessions in from Shopify's other storages (SQL, Redis, KV, MongoDB).
 
 Everything is read, converted and validated first (``shopify_sessions.importers``); then each
-session is stored with ``store_newest``, so a session refreshed in DynamoDB since (a later
-``expires``) is never replaced by the older copy, and running it twice changes nothing.
+session is stored unless DynamoDB holds a newer one (``_keep_newer``: refreshed there since, or
+another token stored since), so running it twice changes nothing.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from shopify_sessions.importers import (
 )
 
 from ._app import Settings, cli, env_cipher, fail, progress
+from ._keep_newer import store_unless_newer
 
 CONCURRENCY = 8  # conditional PutItems in flight; botocore's pool holds 10
 SHOPS_SHOWN = 50
@@ -42,13 +43,18 @@ class Outcome:
 
     imported: Counter[str] = field(default_factory=Counter)
     kept_newer: Counter[str] = field(default_factory=Counter)
+    kept_ids: list[str] = field(default_factory=list)
     failed: list[Problem] = field(default_factory=list)
 
 
 def _store_each(
-    storage: DynamoDBSessionStorage, sessions: list[Session], advance: Callable[[int], None]
+    storage: DynamoDBSessionStorage,
+    sessions: list[Session],
+    advance: Callable[[int], None],
+    overwrite: bool = False,
 ) -> Outcome:
-    """``store_newest(create=True)`` per session, ``CONCURRENCY`` at a time.
+    """``store_unless_newer`` (``overwrite``: a plain store) per session, ``CONCURRENCY`` at
+    a time.
 
     The first store runs alone: it creates the botocore client the threads then share.
     """
@@ -56,11 +62,16 @@ def _store_each(
 
     def one(session: Session) -> None:
         try:
-            stored = storage.store_newest(session, create=True)
+            if overwrite:
+                stored = bool(storage.store_session(session))
+            else:
+                stored = store_unless_newer(storage, session)
         except SessionStorageError as error:
             outcome.failed.append(Problem(session.id, f"not stored: {error}"))
             return
         (outcome.imported if stored else outcome.kept_newer)[session.shop] += 1
+        if not stored:
+            outcome.kept_ids.append(session.id)
 
     if not sessions:
         return outcome
@@ -101,6 +112,10 @@ def _echo_summary(
     if outcome is not None and outcome.kept_newer:
         line += f"; kept {sum(outcome.kept_newer.values())} newer already there"
     click.echo(line)
+    if outcome is not None and outcome.kept_ids:
+        kept = sorted(outcome.kept_ids)
+        shown = ", ".join(kept[:KEYS_SHOWN]) + (", ..." if len(kept) > KEYS_SHOWN else "")
+        click.echo(f"kept (DynamoDB holds a newer token; --overwrite replaces it): {shown}")
     for kind, number in sorted(read.skipped.items()):
         click.echo(f"skipped {number} {kind}{'' if number == 1 else 's'} (not sessions)")
     if shops:
@@ -135,6 +150,7 @@ def _echo_json(
                 "read": len(read.sessions),
                 "imported": None if outcome is None else sum(outcome.imported.values()),
                 "kept_newer": None if outcome is None else sum(outcome.kept_newer.values()),
+                "kept": None if outcome is None else sorted(outcome.kept_ids),
                 "skipped": read.skipped,
                 "shops": _per_shop(read, outcome),
                 "problems": [{"key": p.key, "reason": p.reason} for p in problems],
@@ -160,6 +176,11 @@ def _echo_json(
     "prefix (default: shopify_sessions).",
 )
 @click.option("--dry-run", is_flag=True, help="Read and check everything; write nothing.")
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace what DynamoDB holds even when it is newer (default: keep it and list it).",
+)
 @click.option("--json", "as_json", is_flag=True, help="The summary as JSON on stdout.")
 @click.pass_obj
 def import_from(
@@ -168,6 +189,7 @@ def import_from(
     format_: str | None,
     source_table: str | None,
     dry_run: bool,
+    overwrite: bool,
     as_json: bool,
 ) -> None:
     """Import every session of SOURCE into the DynamoDB table (--table).
@@ -177,9 +199,11 @@ def import_from(
     mysql://... (the same three), redis://... (Shopify's Redis adapter), or a file: a KV
     dump (wrangler bulk JSON) or a mongoexport file. Every record is converted and checked
     first; a bad one is listed by key with the reason and left out. A session is stored
-    unless DynamoDB holds one with a later expires (refreshed there since): running it
-    again is safe. Exit code: 0 every record imported or kept newer, 1 some records had
-    problems (listed; the rest were imported), or an error.
+    unless DynamoDB holds a newer one: a later expires (refreshed there since), or, for a
+    non-expiring token, a different token (reinstalled since); those are kept and listed
+    (--overwrite replaces them). Running it again is safe. Exit code: 0 every record
+    imported or kept newer, 1 some records had problems (listed; the rest were imported),
+    or an error.
     """
     try:
         read = read_source(source, format=format_, source_table=source_table)
@@ -193,7 +217,7 @@ def import_from(
     if not dry_run and read.sessions:
         storage.verify_table()  # a missing table is reported before anything is sent
         with progress(f"importing into {target}", total=len(read.sessions)) as advance:
-            outcome = _store_each(storage, read.sessions, advance)
+            outcome = _store_each(storage, read.sessions, advance, overwrite)
     elif not dry_run:
         outcome = Outcome()
     problems = read.problems + (outcome.failed if outcome is not None else [])

@@ -27,13 +27,16 @@ from ._app import Settings, cli
     "--data",
     type=click.Path(dir_okay=False, path_type=Path),
     help="JSON Lines file: sessions are loaded from it at start, saved to it about a second "
-    "after each change and at exit.",
+    "after each change and at exit; other tables, and what session items carry besides the "
+    "session (a dead grant's mark), are kept beside it in NAME.tables.jsonl.",
 )
 @click.pass_obj
 def serve_local(settings: Settings, port: int, data: Path | None) -> None:
     """Run a DynamoDB-compatible endpoint on 127.0.0.1 with the sessions table (moto).
 
-    Stops on Ctrl-C or SIGTERM, saving the sessions to --data first. Needs the `local` extra.
+    The port accepts connections once the table is there and --data is loaded. Only DynamoDB
+    calls are served (signed for dynamodb), to local programs only. Stops on Ctrl-C or
+    SIGTERM, saving to --data first. Needs the `local` extra.
     """
     stop = threading.Event()
 

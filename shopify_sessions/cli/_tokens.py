@@ -20,12 +20,14 @@ import click
 
 from shopify_sessions.domain.session import Session, offline_session_id
 from shopify_sessions.dynamodb.health import Category
+from shopify_sessions.dynamodb.settings import is_local_endpoint
 from shopify_sessions.dynamodb.storage import DynamoDBSessionStorage
-from shopify_sessions.errors import SessionConflictError, SessionStorageError
+from shopify_sessions.errors import SessionStorageError
 from shopify_sessions.tokens.errors import ReauthorizationRequiredError, TokenRefreshError
 
 from ._app import Settings, cli, env_cipher, fail, progress
 from ._fleet import REPAIR_NOTE, OfflineScan, RateLimit, days_option
+from ._migration import GONE, MIGRATED, Migrator
 from ._scan import ScanPart, scan_items, scan_options
 
 if TYPE_CHECKING:
@@ -35,7 +37,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_FAILED = 1  # some shops failed for now: run again later
 EXIT_REAUTHORIZE = 3  # only merchants can fix what is left: they must open the app again
-GONE = "deleted meanwhile (uninstalled)"
 
 
 def _credentials(command: F) -> F:
@@ -62,8 +63,12 @@ def _credentials(command: F) -> F:
                 show_default=True,
                 help="Seconds one token request may take, retries included.",
             ),
-            click.option(  # tests and staging: send token requests to a fake Shopify
-                "--shopify-endpoint", envvar="SHOPIFY_SESSIONS_SHOPIFY_ENDPOINT", hidden=True
+            click.option(
+                "--shopify-endpoint",
+                envvar="SHOPIFY_SESSIONS_SHOPIFY_ENDPOINT",
+                metavar="URL",
+                help="Send every token request to this loopback URL instead of the shops "
+                "(a FakeShopify, to rehearse). Default: $SHOPIFY_SESSIONS_SHOPIFY_ENDPOINT.",
             ),
         ]
     ):
@@ -86,17 +91,20 @@ def _refresher(
             "(or pass --client-id and --client-secret)"
         )
     assert client_id is not None and client_secret is not None
-    http = None
-    if endpoint or limit is not None:
-        import httpx
+    if endpoint and (not endpoint.startswith("http://") or not is_local_endpoint(endpoint)):
+        fail(
+            f"--shopify-endpoint must be a loopback URL such as http://127.0.0.1:PORT (a "
+            f"FakeShopify, to rehearse), not {endpoint!r}"
+        )
+    import httpx
 
-        hooks = limit.http_hooks() if limit is not None else {}
-        if endpoint:
-            from shopify_sessions.testing import LoopbackTransport
+    hooks = limit.http_hooks() if limit is not None else {}
+    if endpoint:
+        from shopify_sessions.testing import LoopbackTransport
 
-            http = httpx.Client(transport=LoopbackTransport(endpoint), event_hooks=hooks)
-        else:
-            http = httpx.Client(event_hooks=hooks)
+        http = httpx.Client(transport=LoopbackTransport(endpoint), event_hooks=hooks)
+    else:
+        http = httpx.Client(event_hooks=hooks)
     return ShopifyTokenRefresher(client_id, client_secret, http_client=http, timeout=timeout)
 
 
@@ -109,6 +117,7 @@ class Tally:
     reauthorize: dict[str, str] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
     not_started: int = 0
+    not_migrated: int | None = None  # keep-warm: non-expiring sessions (migrate them first)
 
     def exit_code(self) -> int:
         if self.failed or self.not_started:
@@ -117,14 +126,20 @@ class Tally:
 
 
 @contextmanager
-def _stop_on_signal() -> Iterator[threading.Event]:
-    """The first Ctrl-C or SIGTERM stops new work; requests in flight finish and are stored."""
+def _stop_on_signal(give_up: threading.Event) -> Iterator[threading.Event]:
+    """The first Ctrl-C or SIGTERM stops new work; requests in flight finish and are stored.
+    The second sets ``give_up`` (stores being retried end; a re-run recovers them), the third
+    aborts."""
     stop = threading.Event()
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     def handler(signum: int, frame: Any) -> None:
-        click.echo("stopping: finishing the shops in flight (again to abort)", err=True)
-        stop.set()
+        if not stop.is_set():
+            click.echo("stopping: finishing the shops in flight (again to give up)", err=True)
+            stop.set()
+            return
+        click.echo("giving up on the shops in flight (again to abort)", err=True)
+        give_up.set()
         for sig, old in previous.items():
             signal.signal(sig, old)
 
@@ -142,6 +157,7 @@ def _run_each(
     work: Callable[[Session], str],
     concurrency: int,
     label: str,
+    give_up: threading.Event | None = None,
     limit: RateLimit | None = None,
 ) -> tuple[dict[str, str], int]:
     """``work`` per session on a bounded pool, as the scan streams them (at most twice
@@ -149,7 +165,8 @@ def _run_each(
     outcome per shop, and how many never started."""
     outcomes: dict[str, str] = {}
     not_started = 0
-    with _stop_on_signal() as stop, progress(label) as advance:
+    give_up = give_up or threading.Event()
+    with _stop_on_signal(give_up) as stop, progress(label) as advance:
 
         def guarded(session: Session) -> str | None:
             if limit is not None and not stop.is_set():
@@ -189,6 +206,7 @@ def _report(
                 {
                     noun: sorted(tally.done),
                     unchanged: tally.unchanged,
+                    **({} if tally.not_migrated is None else {"not_migrated": tally.not_migrated}),
                     "reauthorize": tally.reauthorize,
                     "failed": tally.failed,
                     "not_started": tally.not_started,
@@ -200,23 +218,20 @@ def _report(
     else:
         if note:
             click.echo(note)
-        click.echo(
-            f"{noun.replace('_', ' ')} {len(tally.done)}, "
-            f"{unchanged.replace('_', ' ')} {tally.unchanged}, "
-            f"need reauthorization {len(tally.reauthorize)}, failed {len(tally.failed)}"
-            + (f", not started {tally.not_started} (run again)" if tally.not_started else "")
-        )
+        parts = [
+            f"{noun.replace('_', ' ')} {len(tally.done)}",
+            f"{unchanged.replace('_', ' ')} {tally.unchanged}",
+        ]
+        if tally.not_migrated is not None:
+            hint = " (run migrate-to-expiring)" if tally.not_migrated else ""
+            parts.append(f"not migrated {tally.not_migrated}{hint}")
+        parts += [f"need reauthorization {len(tally.reauthorize)}", f"failed {len(tally.failed)}"]
+        if tally.not_started:
+            parts.append(f"not started {tally.not_started} (run again)")
+        click.echo(", ".join(parts))
         for shop, reason in sorted({**tally.reauthorize, **tally.failed}.items()):
             click.echo(f"  {shop}: {reason}")
     raise SystemExit(tally.exit_code())
-
-
-def _shop_session(storage: DynamoDBSessionStorage, shop: str) -> Session:
-    session = storage.load_session(offline_session_id(shop))
-    if session is None:
-        fail(f"no offline session for shop {shop!r} in table {storage.table_name!r}")
-    assert session is not None
-    return session
 
 
 def _repaired_note(offline: OfflineScan, outcomes: dict[str, str], done: str) -> str | None:
@@ -332,12 +347,14 @@ def migrate_to_expiring(
     """Migrate every offline session without an expiry to an expiring token (token exchange).
 
     Each new pair is stored only if the session still holds the token that was exchanged
-    (never over a session refreshed or reinstalled meanwhile). Safe to re-run: migrated
-    sessions are skipped. A session with a refresh token but no expires (stored so by a Node
-    app, shopify-app-js#3400) is refreshed instead, which sets expires again. Ctrl-C stops
-    new exchanges and stores those in flight. --segment / --total-segments split the table
-    across hosts. Exit code: 0 done, 1 some failed (run again), 3 some shops must open the
-    app again.
+    (never over a session refreshed or reinstalled meanwhile); a store DynamoDB refuses is
+    retried until it lands. Safe to re-run, also after a crash: the old token stays stored
+    until the new pair is, and Shopify answers the same pair again for 7 days. Shops Shopify
+    refused are recorded and not asked again. A session with a refresh token but no expires
+    (stored so by a Node app, shopify-app-js#3400) is refreshed instead, which sets expires
+    again. Ctrl-C stops new exchanges and stores those in flight (twice: gives up on them,
+    for a re-run). --segment / --total-segments split the table across hosts. Exit code: 0
+    done, 1 some failed (run again), 3 some shops must open the app again.
     """
     storage = settings.storage(cipher=env_cipher())
     offline = _offline(storage, shop, scan, ("non_expiring", "missing_expiry"))
@@ -356,29 +373,19 @@ def migrate_to_expiring(
     limit = RateLimit(rate)
     refresher = _refresher(client_id, client_secret, shopify_endpoint, timeout, limit)
 
-    def migrate(session: Session) -> str:
-        try:
-            new = refresher.migrate(session)
-        except (TokenRefreshError, ValueError) as error:
-            return _outcome_of(error)
-        try:
-            storage.store_session(new, expected=session)
-        except SessionConflictError:
-            return "changed since it was read (refreshed or reinstalled): not overwritten"
-        except SessionStorageError as error:
-            return f"exchanged, but storing the new pair failed: {error}"
-        return "migrated"
-
-    work = _repair_or(migrate, offline, _refresh_with(storage, refresher, "migrated"))
-    outcomes, not_started = _run_each(offline, work, concurrency, "migrating", limit)
+    migrate = Migrator(storage, refresher.migrate, threading.Event())
+    work = _repair_or(migrate, offline, _refresh_with(storage, refresher, MIGRATED))
+    outcomes, not_started = _run_each(
+        offline, work, concurrency, "migrating", migrate.give_up, limit
+    )
     tally = Tally(unchanged=offline.skipped, not_started=not_started)
-    _sort(tally, outcomes, "migrated")
+    _sort(tally, outcomes, MIGRATED)
     _report(
         tally,
         "migrated",
         "already_expiring",
         as_json,
-        _repaired_note(offline, outcomes, "migrated"),
+        _repaired_note(offline, outcomes, MIGRATED),
     )
 
 
@@ -410,16 +417,17 @@ def keep_warm(
     expires (stored so by a Node app, shopify-app-js#3400) is refreshed too, which sets
     expires again. Refreshes go through the same single-flight path as workers (lease,
     newest pair wins); a re-run skips the shops refreshed since (their refresh token has 90
-    days again). --segment / --total-segments split the table across hosts. Exit code: 0
-    done, 1 some failed (run again), 3 some shops must open the app again.
+    days again). Non-expiring sessions are counted apart as "not migrated": they have nothing
+    to refresh until migrate-to-expiring ran. --segment / --total-segments split the table
+    across hosts. Exit code: 0 done, 1 some failed (run again), 3 some shops must open the
+    app again.
     """
     storage = settings.storage(cipher=env_cipher())
     offline = _offline(storage, None, scan, ("dead", "missing_expiry", "refresh_due"), days)
     if dry_run:
-        tally = Tally(done=sorted(session.shop for session in offline))
-        tally.unchanged = offline.skipped
+        tally = _keep_warm_tally(offline, done=sorted(session.shop for session in offline))
         if not as_json:
-            total = len(tally.done) + tally.unchanged
+            total = len(tally.done) + offline.skipped
             click.echo(
                 f"dry run: would refresh {len(tally.done)} of {total} offline sessions"
                 f"{scan.describe()}"
@@ -428,7 +436,13 @@ def keep_warm(
     limit = RateLimit(rate)
     refresher = _refresher(client_id, client_secret, shopify_endpoint, timeout, limit)
     refresh = _refresh_with(storage, refresher, "refreshed")
-    outcomes, not_started = _run_each(offline, refresh, concurrency, "refreshing", limit)
-    tally = Tally(unchanged=offline.skipped, not_started=not_started)
+    outcomes, not_started = _run_each(offline, refresh, concurrency, "refreshing", limit=limit)
+    tally = _keep_warm_tally(offline, not_started=not_started)
     _sort(tally, outcomes, "refreshed")
     _report(tally, "refreshed", "not_due", as_json, _repaired_note(offline, outcomes, "refreshed"))
+
+
+def _keep_warm_tally(offline: OfflineScan, **fields: Any) -> Tally:
+    """After the scan: the non-expiring sessions counted apart from those not due."""
+    not_migrated = offline.skipped_by.get("non_expiring", 0)
+    return Tally(unchanged=offline.skipped - not_migrated, not_migrated=not_migrated, **fields)

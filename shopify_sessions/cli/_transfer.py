@@ -16,38 +16,47 @@ import click
 
 from shopify_sessions.domain.session import Session
 from shopify_sessions.dynamodb.cipher import open_tokens
-from shopify_sessions.dynamodb.storage import DynamoDBSessionStorage
 from shopify_sessions.errors import CorruptSessionError
 from shopify_sessions.formats.node_json import parse_node_json_lines, session_to_node_json_line
 from shopify_sessions.local.endpoint import write_private_text
 
 from ._app import Settings, cli, env_cipher, fail, progress
+from ._keep_newer import store_unless_newer
 from ._scan import ScanPart, scan_items, scan_options
 
 logger = logging.getLogger("shopify_sessions")
 
 IMPORT_CONCURRENCY = 8  # PutItems in flight; botocore's connection pool holds 10
+KEPT_SHOWN = 20
 
 
 def _store_all(
-    storage: DynamoDBSessionStorage, sessions: list[Session], advance: Callable[[int], None]
-) -> None:
-    """One PutItem per session, ``IMPORT_CONCURRENCY`` at a time; stops at the first error.
+    store: Callable[[Session], bool], sessions: list[Session], advance: Callable[[int], None]
+) -> list[str]:
+    """``store`` per session, ``IMPORT_CONCURRENCY`` at a time; stops at the first error.
+    Returns the ids ``store`` kept as they were (``False``).
 
     The first store runs alone: it creates the storage's botocore client, which the worker
     threads then share (botocore clients are thread-safe; their lazy creation is not).
     """
-    storage.store_session(sessions[0])
+    kept: list[str] = []
+
+    def one(session: Session) -> None:
+        if not store(session):
+            kept.append(session.id)
+
+    one(sessions[0])
     advance(1)
     rest = iter(sessions[1:])
     with ThreadPoolExecutor(max_workers=IMPORT_CONCURRENCY) as pool:
-        running = {pool.submit(storage.store_session, s) for s in islice(rest, IMPORT_CONCURRENCY)}
+        running = {pool.submit(one, s) for s in islice(rest, IMPORT_CONCURRENCY)}
         while running:
             done, running = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
                 future.result()  # the first error stops the import; running stores finish
                 advance(1)
-            running |= {pool.submit(storage.store_session, s) for s in islice(rest, len(done))}
+            running |= {pool.submit(one, s) for s in islice(rest, len(done))}
+    return sorted(kept)
 
 
 def _plural(count: int, noun: str) -> str:
@@ -174,13 +183,21 @@ def _refuse_masked(lines: list[bytes], name: str) -> None:
 
 @cli.command("import", short_help="Store sessions from a JSON Lines file.")
 @click.argument("source", metavar="FILE|-")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace every stored session, also ones newer than the file's (default: keep them).",
+)
 @click.pass_obj
-def import_(settings: Settings, source: str) -> None:
+def import_(settings: Settings, source: str, force: bool) -> None:
     """Store every session of a JSON Lines file (or - for stdin), as `export` writes them.
 
     Every line is checked first: one bad line is an error naming it, and then nothing is
-    written. Sessions are stored whole (replacing one with the same id), so importing a file
-    twice changes nothing. Tokens are encrypted when $SHOPIFY_SESSIONS_TOKEN_KEYS is set.
+    written. A session is stored unless the table holds a newer one (a later expires:
+    refreshed since the backup; for a non-expiring token, a different one: reinstalled
+    since), which is kept and listed: restoring an old backup never brings back a dead
+    token. --force replaces them all. Importing a file twice changes nothing. Tokens are
+    encrypted when $SHOPIFY_SESSIONS_TOKEN_KEYS is set.
     """
     if source == "-":
         data, name = sys.stdin.buffer.read(), "stdin"
@@ -200,6 +217,21 @@ def import_(settings: Settings, source: str) -> None:
         click.echo(f"no sessions in {name}; nothing imported")
         return
     storage.verify_table()  # a missing table is reported before anything is sent
+
+    def store(session: Session) -> bool:
+        if force:
+            return bool(storage.store_session(session))
+        return store_unless_newer(storage, session)
+
     with progress(f"importing into {storage.table_name!r}", total=len(sessions)) as advance:
-        _store_all(storage, sessions, advance)
-    click.echo(f"imported {_plural(len(sessions), 'session')} into table {storage.table_name!r}")
+        kept = _store_all(store, sessions, advance)
+    imported = f"{len(sessions) - len(kept)} of " if kept else ""
+    click.echo(
+        f"imported {imported}{_plural(len(sessions), 'session')} into table "
+        f"{storage.table_name!r}"
+        + (f"; kept {len(kept)} newer already there (--force replaces them)" if kept else "")
+    )
+    for id in kept[:KEPT_SHOWN]:
+        click.echo(f"  kept {id}")
+    if len(kept) > KEPT_SHOWN:
+        click.echo(f"  ... and {len(kept) - KEPT_SHOWN} more")

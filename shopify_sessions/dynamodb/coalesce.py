@@ -4,9 +4,15 @@ An asyncio app loads and stores sessions from many tasks at once (one per web re
 GetItem, PutItem and DeleteItem requests that meet in one loop turn go out together: the gets
 as BatchGetItem (100 keys, strongly consistent), the writes as BatchWriteItem (25), through
 the very plans of :class:`~.table_requests.TableRequests` (retries, unprocessed parts, the IAM
-fallback). Each caller gets exactly its own answer, or its own error. Writes to one id keep
-their order: a second write to an id waits for the next round. Conditional writes are never
-coalesced; a lone request goes out as it is.
+fallback). Each caller gets exactly its own answer, or its own error naming its method and
+the single-item action it stood for; a batch DynamoDB refuses as invalid is split so that one
+bad item fails only its own caller. Conditional writes are never coalesced; a lone request
+goes out as it is.
+
+Writes of one id land in call order: while a write of an id is in flight (retries included),
+later writes of that id, coalesced or sent as they are, wait their turn (:meth:`Coalescer.turn`).
+A caller that is cancelled is dropped from every later round and retry of its batch, so a
+write its caller gave up on never lands after one acknowledged later.
 """
 
 from __future__ import annotations
@@ -16,13 +22,19 @@ import collections
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from shopify_sessions.errors import AccessDeniedError
+from shopify_sessions.errors import AccessDeniedError, SessionStorageError
 
 from .batch import chunked
 from .ops import Plan, Send
-from .table_requests import BATCH_GET_SIZE, BATCH_WRITE_SIZE, TableRequests, Write
+from .table_requests import (
+    BATCH_GET_SIZE,
+    BATCH_WRITE_SIZE,
+    RefusedAsInvalidError,
+    TableRequests,
+    Write,
+)
 
-__all__ = ["Coalescer", "coalescable"]
+__all__ = ["Coalescer", "coalescable", "written_id"]
 
 _PLAIN_REQUESTS = {  # the single-item requests that may be coalesced: exactly these fields
     "GetItem": frozenset({"TableName", "Key", "ConsistentRead"}),
@@ -30,8 +42,10 @@ _PLAIN_REQUESTS = {  # the single-item requests that may be coalesced: exactly t
     "DeleteItem": frozenset({"TableName", "Key"}),
 }
 _BATCH_OF = {"GetItem": "BatchGetItem", "PutItem": "BatchWriteItem", "DeleteItem": "BatchWriteItem"}
+_WRITES = frozenset({"PutItem", "DeleteItem", "UpdateItem"})
 
 Answer = asyncio.Future[dict[str, Any]]
+Entry = tuple["Write | None", "asyncio.Future[Any]"]  # a write and its answer, or a turn's gate
 
 
 def coalescable(op: Send, requests: TableRequests) -> bool:
@@ -43,6 +57,15 @@ def coalescable(op: Send, requests: TableRequests) -> bool:
         and op.request["TableName"] == requests.table_name
         and _BATCH_OF[op.action] not in requests.denied_batch_actions
     )
+
+
+def written_id(op: Send, requests: TableRequests) -> str | None:
+    """The session id a single-item write to this table writes; ``None`` for anything else."""
+    if op.action not in _WRITES or op.request.get("TableName") != requests.table_name:
+        return None
+    key = op.request.get("Item") or op.request.get("Key") or {}
+    value = key.get("id", {}).get("S")
+    return value if isinstance(value, str) else None
 
 
 class Coalescer:
@@ -63,6 +86,8 @@ class Coalescer:
         self.full_round = (connections * BATCH_GET_SIZE, connections * BATCH_WRITE_SIZE)
         self._gets: dict[str, list[Answer]] = {}
         self._writes: list[tuple[Write, Answer]] = []
+        # ids with a write in flight -> what waits behind it, in call order
+        self._busy: dict[str, collections.deque[Entry]] = {}
         self._scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
@@ -70,6 +95,10 @@ class Coalescer:
     def full(self) -> bool:
         """A round of batches already waits for the end of this turn."""
         return len(self._gets) >= self.full_round[0] or len(self._writes) >= self.full_round[1]
+
+    def pending(self) -> bool:
+        """Requests wait for the end of this turn, or batches are in flight."""
+        return bool(self._gets or self._writes or self._tasks)
 
     async def room(self) -> None:
         """Wait while a full round of batches is already waiting for the end of this turn.
@@ -82,19 +111,65 @@ class Coalescer:
             self._waiting.append(waiter)
             await waiter
 
-    async def send(self, op: Send) -> dict[str, Any]:
-        """The response ``op`` would have had on its own (or its error, typed)."""
-        loop = asyncio.get_running_loop()
-        answer: Answer = loop.create_future()
+    async def send(self, op: Send, method: str) -> dict[str, Any]:
+        """The response ``op`` would have had on its own (or its error, typed, naming
+        ``method``, the public method it stands for, when it was sent in a batch)."""
+        answer: Answer = asyncio.get_running_loop().create_future()
         id = _id_of(op)
         if op.action == "GetItem":
             self._gets.setdefault(id, []).append(answer)
         else:
-            self._writes.append(((id, op.request.get("Item")), answer))
+            entry = ((id, op.request.get("Item")), answer)
+            behind = self._busy.get(id)
+            if behind is None:  # the common case: no write of this id in flight
+                self._busy[id] = collections.deque()
+                self._writes.append(entry)
+            else:
+                behind.append(entry)
+        self._schedule()
+        try:
+            return await answer
+        except SessionStorageError as error:
+            sent_as = error.__dict__.pop("sent_as", None)
+            if sent_as is not None:
+                error.args = (f"{method} ({op.action}, sent as {sent_as}): {error}",)
+            raise
+
+    async def turn(self, id: str) -> None:
+        """Wait until no earlier write of ``id`` is in flight, then hold ``id`` until
+        :meth:`release`: for a write sent as it is (a conditional one)."""
+        behind = self._busy.get(id)
+        if behind is None:
+            self._busy[id] = collections.deque()
+            return
+        gate: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        behind.append((None, gate))
+        try:
+            await gate
+        except asyncio.CancelledError:
+            if gate.done() and not gate.cancelled():
+                self.release(id)  # its turn came as it was cancelled: pass it on
+            raise
+
+    def release(self, id: str) -> None:
+        """The write of ``id`` in flight is over: the next live one waiting takes its turn."""
+        behind = self._busy.pop(id)
+        while behind:
+            write, answer = behind.popleft()
+            if answer.done():
+                continue  # its caller was cancelled before its turn: dropped
+            self._busy[id] = behind
+            if write is None:
+                answer.set_result(None)  # a write sent as it is goes now
+            else:
+                self._writes.append((write, answer))
+                self._schedule()
+            return
+
+    def _schedule(self) -> None:
         if not self._scheduled:
             self._scheduled = True
-            loop.call_soon(self._flush)
-        return await answer
+            asyncio.get_running_loop().call_soon(self._flush)
 
     def _flush(self) -> None:
         """End of the loop turn: send what was collected."""
@@ -135,8 +210,11 @@ class Coalescer:
         )
 
     async def _get_chunk(self, ids: list[str], gets: dict[str, list[Answer]]) -> None:
+        def wanted(id: str) -> bool:
+            return not all(answer.done() for answer in gets[id])
+
         try:
-            found, left = await self.run_alone(self.requests.get_chunk(ids, _raw))
+            found, left = await self.run_alone(self.requests.get_chunk(ids, _raw, wanted))
         except AccessDeniedError as error:
             self.requests.note_denied(error)
             await asyncio.gather(
@@ -144,13 +222,14 @@ class Coalescer:
             )
             return
         except Exception as error:
-            _fail([answer for id in ids for answer in gets[id]], error)
+            _fail([answer for id in ids for answer in gets[id]], error, "BatchGetItem")
             return
         items = {item["id"]["S"]: item for item in found}
         if left:
             _fail(
                 [answer for id in left for answer in gets[id]],
                 self.requests.unfinished("BatchGetItem", "unread", left),
+                "BatchGetItem",
             )
         for id in ids:
             if id not in left:
@@ -159,52 +238,70 @@ class Coalescer:
     # --- writes ----------------------------------------------------------------------------------
 
     async def _send_writes(self, writes: list[tuple[Write, Answer]]) -> None:
-        """Round by round: the n-th write to each id goes in round n, after round n - 1."""
-        rounds: list[dict[str, tuple[Write, Answer]]] = []
-        earlier: dict[str, int] = {}  # writes to each id so far
-        for write, answer in writes:
-            n = earlier[write[0]] = earlier.get(write[0], -1) + 1
-            if n == len(rounds):
-                rounds.append({})
-            rounds[n][write[0]] = (write, answer)
-        for round in rounds:
-            entries = list(round.values())
-            if len(entries) == 1:
-                ((write, answer),) = entries
+        """Writes of distinct ids (a later write of an id waits in ``_busy``)."""
+        if len(writes) == 1:
+            ((write, answer),) = writes
+            try:
                 await self._alone(self.requests.write_request(write), [answer])
-                continue
-            await asyncio.gather(
-                *(self._write_chunk(chunk) for chunk in chunked(entries, BATCH_WRITE_SIZE))
-            )
+            finally:
+                self.release(write[0])
+            return
+        await asyncio.gather(
+            *(self._write_chunk(chunk) for chunk in chunked(writes, BATCH_WRITE_SIZE))
+        )
 
     async def _write_chunk(self, entries: list[tuple[Write, Answer]]) -> None:
         answers = {write[0]: answer for write, answer in entries}
+        released: set[str] = set()
+
+        def wanted(write: Write) -> bool:
+            """Still wanted by its caller; a write given up on is released at once."""
+            if not answers[write[0]].done():
+                return True
+            if write[0] not in released:
+                released.add(write[0])
+                self.release(write[0])
+            return False
+
         try:
-            left = await self.run_alone(self.requests.write_chunk([w for w, _ in entries]))
-        except AccessDeniedError as error:
-            self.requests.note_denied(error)
+            left = await self.run_alone(self.requests.write_chunk([w for w, _ in entries], wanted))
+        except (AccessDeniedError, RefusedAsInvalidError) as error:
+            if isinstance(error, AccessDeniedError):
+                self.requests.note_denied(error)
+            # one by one: each caller gets its own outcome
             await asyncio.gather(
                 *(self._alone(self.requests.write_request(w), [a]) for w, a in entries)
             )
-            return
         except Exception as error:
-            _fail(list(answers.values()), error)
-            return
-        if left:
-            _fail(
-                [answers[id] for id in left],
-                self.requests.unfinished("BatchWriteItem", "unwritten", left),
-            )
-        _settle([answers[id] for id in answers if id not in left], {})
+            _fail(list(answers.values()), error, "BatchWriteItem")
+        else:
+            if left:
+                _fail(
+                    [answers[id] for id in left],
+                    self.requests.unfinished("BatchWriteItem", "unwritten", left),
+                    "BatchWriteItem",
+                )
+            _settle([answers[id] for id in answers if id not in left], {})
+        finally:
+            for id in answers:
+                if id not in released:
+                    self.release(id)
 
     # --- one request alone -----------------------------------------------------------------------
 
     async def _alone(self, op: Send, answers: list[Answer]) -> None:
-        """Send ``op`` by itself (retried like any request) and give every asker its answer."""
+        """Send ``op`` by itself (retried like any request, until its callers are all gone)
+        and give every asker its answer."""
+        if all(answer.done() for answer in answers):
+            return
+
+        def again(request: dict[str, Any]) -> dict[str, Any] | None:
+            return None if all(answer.done() for answer in answers) else request
+
         try:
-            response = await self.run_alone(self.requests.call(op.action, op.request))
+            response = await self.run_alone(self.requests.call(op.action, op.request, again=again))
         except Exception as error:
-            _fail(answers, error)
+            _fail(answers, error)  # it names its own action, as a call sent alone does
         else:
             _settle(answers, response)
 
@@ -224,10 +321,15 @@ def _settle(answers: list[Answer], response: dict[str, Any]) -> None:
             answer.set_result(response)
 
 
-def _fail(answers: list[Answer], error: BaseException) -> None:
+def _fail(answers: list[Answer], error: BaseException, sent_as: str | None = None) -> None:
+    """Each asker gets its own copy of ``error``; ``sent_as``: the batch action that carried
+    their requests, for :meth:`Coalescer.send` to name in the message."""
     for answer in answers:
         if not answer.done():
-            answer.set_exception(_own(error))
+            own = _own(error)
+            if sent_as is not None and isinstance(own, SessionStorageError):
+                own.sent_as = sent_as  # type: ignore[attr-defined]
+            answer.set_exception(own)
 
 
 def _own(error: BaseException) -> BaseException:

@@ -26,7 +26,7 @@ from .clients import shared_client
 from .driver import Driver
 from .ops import Plan
 from .retry import RetryPolicy
-from .settings import ConnectionSettings, resolve_connection
+from .settings import ConnectionSettings, local_credentials, resolve_connection
 from .table_requests import TableRequests
 
 __all__ = [
@@ -100,7 +100,8 @@ class ShopIndex(GlobalSecondaryIndex["SessionModel"]):  # type: ignore[no-untype
     shop = UnicodeAttribute(hash_key=True)
 
 
-_DEFAULT_CONNECTION = resolve_connection()
+# a loopback endpoint (serve-local, moto, dynalite) gets placeholder credentials, as storages do
+_DEFAULT_CONNECTION = resolve_connection(**local_credentials(resolve_connection().host))
 
 
 class SessionModel(Model):

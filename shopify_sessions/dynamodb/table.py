@@ -22,13 +22,13 @@ from shopify_sessions.domain.validation import (
     check_shop,
     unique_ids,
 )
-from shopify_sessions.errors import CorruptSessionError, InvalidSessionError, SessionConflictError
+from shopify_sessions.errors import CorruptSessionError, SessionConflictError
 
 from .cipher import TOKEN_FIELDS, TokenCipher, open_tokens
 from .codec import item_to_session, session_to_item
-from .item_size import MAX_ITEM_BYTES, item_size
+from .item_limits import check_item
 from .ops import Plan
-from .table_requests import TableRequests
+from .table_requests import TableRequests, check_ids
 from .ttl import ttl_for
 
 if TYPE_CHECKING:  # the model is bound at the first store: a load needs no PynamoDB
@@ -179,7 +179,9 @@ class SessionTable:
             request["Limit"] = self.page_size
         while True:
             page = yield from self.requests.call("Query", request)
-            ids.extend(item["id"]["S"] for item in page.get("Items", []))
+            items = page.get("Items", [])
+            check_ids(self.table_name, "Query", "an index entry", items)
+            ids.extend(item["id"]["S"] for item in items)
             if not page.get("LastEvaluatedKey"):
                 return ids
             request = {**request, "ExclusiveStartKey": page["LastEvaluatedKey"]}
@@ -187,7 +189,8 @@ class SessionTable:
     # --- the item: tokens at rest, ttl, size ---------------------------------------------------
 
     def sealed_item(self, session: Session) -> dict[str, Any]:
-        """The item to write, ``ttl`` set and tokens sealed, refused when over 400 KB."""
+        """The item to write, ``ttl`` set and tokens sealed, refused (naming the attribute)
+        when DynamoDB would refuse it: over 400 KB, a number or nesting beyond its limits."""
         sealed: dict[str, str] = {}
         if self.token_cipher is not None:
             for name, stored in TOKEN_FIELDS:
@@ -198,12 +201,7 @@ class SessionTable:
                     )
         ttl = ttl_for(session, self.ttl_grace)
         item = session_to_item(session, self.model, ttl=ttl, stored_tokens=sealed)
-        size = item_size(item)
-        if size > MAX_ITEM_BYTES:
-            raise InvalidSessionError(
-                f"session {session.id!r} is {size} bytes as a DynamoDB item, over the "
-                f"{MAX_ITEM_BYTES}-byte limit (400 KB); nothing was written"
-            )
+        check_item(item, session.id)
         return item
 
     def decode(self, item: dict[str, Any]) -> Session | CorruptSessionError:

@@ -10,6 +10,7 @@ per key when IAM refuses the batch action. The plans yield :mod:`.ops`; a driver
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -34,8 +35,10 @@ __all__ = [
     "BATCH_GET_SIZE",
     "BATCH_WRITE_SIZE",
     "DEFAULT_MAX_CONCURRENCY",
+    "RefusedAsInvalidError",
     "TableRequests",
     "Write",
+    "check_ids",
     "is_aws_error",
 ]
 
@@ -48,6 +51,12 @@ BATCH_GET_SIZE = 100  # DynamoDB's limit of keys in one BatchGetItem
 BATCH_WRITE_SIZE = 25  # DynamoDB's limit of requests in one BatchWriteItem
 DEFAULT_MAX_CONCURRENCY = 10  # botocore's default pool holds 10 HTTP connections
 _SINGLE_FALLBACK = {"BatchGetItem": "GetItem", "BatchWriteItem": "PutItem / DeleteItem"}
+Again = Callable[[dict[str, Any]], "dict[str, Any] | None"]
+
+
+class RefusedAsInvalidError(SessionStorageError):
+    """DynamoDB refused a request as invalid (``ValidationException``): for a batch, one of
+    its items may be the cause, so the coalescer sends each again on its own."""
 
 
 class TableRequests:
@@ -65,14 +74,21 @@ class TableRequests:
     # --- single requests ----------------------------------------------------------------------
 
     def call(
-        self, action: str, request: dict[str, Any], *, tolerate: Collection[str] = ()
+        self,
+        action: str,
+        request: dict[str, Any],
+        *,
+        tolerate: Collection[str] = (),
+        again: Again | None = None,
     ) -> Plan[dict[str, Any]]:
         """One request, retried on throttling, 5xx and connection errors; errors translated.
 
         No retry starts past the policy's ``deadline``: the call then ends in
         ``StorageUnavailableError`` saying so. A ``SessionStorageError`` thrown in (a batch
         that carried this request on its behalf already retried) passes through as it is.
-        An error whose code is in ``tolerate`` answers ``{}`` instead.
+        An error whose code is in ``tolerate`` answers ``{}`` instead. ``again`` gives the
+        request to send on each retry (the parts still wanted), or ``None`` when nobody wants
+        it any more: the call then answers ``{}``.
         """
         started = time.monotonic()
         retry_number = 0
@@ -93,6 +109,11 @@ class TableRequests:
                     if deadline is None or time.monotonic() - started + delay < deadline:
                         yield Sleep(delay)
                         retry_number += 1
+                        if again is not None:
+                            still = again(request)
+                            if still is None:
+                                return {}
+                            request = still
                         continue
                     raise StorageUnavailableError(
                         action,
@@ -188,41 +209,62 @@ class TableRequests:
         yield from self.call(send.action, send.request)
 
     def get_chunk(
-        self, ids: list[str], decode: Callable[[dict[str, Any]], T]
+        self,
+        ids: list[str],
+        decode: Callable[[dict[str, Any]], T],
+        wanted: Callable[[str], bool] | None = None,
     ) -> Plan[tuple[list[T], list[str]]]:
-        """BatchGetItem of up to 100 ids until done or stalled: (decoded items, ids left)."""
+        """BatchGetItem of up to 100 ids until done or stalled: (decoded items, ids left).
+        ``wanted``: an id it says no to is left out of every later round and retry."""
         found: list[T] = []
+        request = functools.partial(_batch_get, self.table_name)
 
         def send(pending: list[str]) -> Plan[list[str]]:
-            keys = [{"id": {"S": id}} for id in pending]
-            request = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
-            response = yield from self.call("BatchGetItem", {"RequestItems": request})
-            found.extend(map(decode, response.get("Responses", {}).get(self.table_name, [])))
+            response = yield from self._wanted_part("BatchGetItem", pending, wanted, request)
+            items = response.get("Responses", {}).get(self.table_name, [])
+            check_ids(self.table_name, "BatchGetItem", "an item", items)
+            found.extend(map(decode, items))
             unprocessed = response.get("UnprocessedKeys", {}).get(self.table_name, {})
-            return [key["id"]["S"] for key in unprocessed.get("Keys", [])]
+            keys = unprocessed.get("Keys", [])
+            check_ids(self.table_name, "BatchGetItem", "an unprocessed key", keys)
+            return [key["id"]["S"] for key in keys]
 
         left = yield from until_done(send, ids, self.retry)
         return found, left
 
-    def write_chunk(self, writes: list[Write]) -> Plan[list[str]]:
-        """BatchWriteItem of up to 25 puts and deletes until done or stalled: the ids left."""
+    def write_chunk(
+        self, writes: list[Write], wanted: Callable[[Write], bool] | None = None
+    ) -> Plan[list[str]]:
+        """BatchWriteItem of up to 25 puts and deletes until done or stalled: the ids left.
+        ``wanted``: a write it says no to is left out of every later round and retry."""
+        request = functools.partial(_batch_write, self.table_name)
 
         def send(pending: list[Write]) -> Plan[list[Write]]:
-            requests = [
-                {"PutRequest": {"Item": item}}
-                if item is not None
-                else {"DeleteRequest": {"Key": {"id": {"S": id}}}}
-                for id, item in pending
-            ]
-            response = yield from self.call(
-                "BatchWriteItem", {"RequestItems": {self.table_name: requests}}
-            )
+            response = yield from self._wanted_part("BatchWriteItem", pending, wanted, request)
             unprocessed = response.get("UnprocessedItems", {}).get(self.table_name, [])
-            left_ids = {_request_id(request) for request in unprocessed}
+            keys = [_request_key(entry) for entry in unprocessed]
+            check_ids(self.table_name, "BatchWriteItem", "an unprocessed request", keys)
+            left_ids = {key["id"]["S"] for key in keys}
             return [(id, item) for id, item in pending if id in left_ids]
 
         left = yield from until_done(send, writes, self.retry)
         return [id for id, _ in left]
+
+    def _wanted_part(
+        self,
+        action: str,
+        pending: list[T],
+        wanted: Callable[[T], bool] | None,
+        request: Callable[[list[T]], dict[str, Any]],
+    ) -> Plan[dict[str, Any]]:
+        """The batch ``action`` of the ``pending`` parts still wanted, and on each retry of
+        those still wanted then; ``{}`` when none is."""
+        pending = _still(pending, wanted)
+        if not pending:
+            return {}
+        return (
+            yield from self.call(action, request(pending), again=_again(pending, wanted, request))
+        )
 
     def _check_done(self, action: str, what: str, left: list[str]) -> None:
         if left:
@@ -265,11 +307,27 @@ class TableRequests:
             return AccessDeniedError(action, self.table_name, f" ({_detail(cause)})")
         if code == "ConditionalCheckFailedException":
             return SessionConflictError("?")  # the caller knows the session and re-raises
+        if code == "ValidationException":
+            return RefusedAsInvalidError(
+                f"DynamoDB {action} on table {self.table_name!r} failed: {_detail(cause)}"
+            )
         if is_retryable(cause):
             return StorageUnavailableError(action, self.table_name, attempts, _detail(cause))
         return SessionStorageError(
             f"DynamoDB {action} on table {self.table_name!r} failed: {_detail(cause)}"
         )
+
+
+def check_ids(table_name: str, action: str, what: str, keys: list[Any]) -> None:
+    """Every item or key of an answer names a session id, or the answer is not DynamoDB's:
+    a ``SessionStorageError``, never a ``KeyError`` or a session missing."""
+    for key in keys:
+        id = key.get("id") if isinstance(key, dict) else None
+        if not isinstance(id, dict) or not isinstance(id.get("S"), str):
+            raise SessionStorageError(
+                f"DynamoDB {action} on table {table_name!r} answered {what} without "
+                f"a session id: the endpoint's answer is not DynamoDB's"
+            )
 
 
 def is_aws_error(error: BaseException) -> bool:
@@ -283,10 +341,49 @@ def _code(error: BaseException) -> str:
     return ""
 
 
-def _request_id(request: dict[str, Any]) -> str:
+def _batch_get(table_name: str, ids: list[str]) -> dict[str, Any]:
+    keys = [{"id": {"S": id}} for id in ids]
+    return {"RequestItems": {table_name: {"Keys": keys, "ConsistentRead": True}}}
+
+
+def _batch_write(table_name: str, writes: list[Write]) -> dict[str, Any]:
+    requests = [
+        {"PutRequest": {"Item": item}}
+        if item is not None
+        else {"DeleteRequest": {"Key": {"id": {"S": id}}}}
+        for id, item in writes
+    ]
+    return {"RequestItems": {table_name: requests}}
+
+
+def _request_key(request: Any) -> Any:
+    """The item or key an unprocessed write request carries (``None`` if malformed)."""
+    if not isinstance(request, dict):
+        return None
     if "PutRequest" in request:
-        return str(request["PutRequest"]["Item"]["id"]["S"])
-    return str(request["DeleteRequest"]["Key"]["id"]["S"])
+        return (request["PutRequest"] or {}).get("Item")
+    return (request.get("DeleteRequest") or {}).get("Key")
+
+
+def _still(pending: list[T], wanted: Callable[[T], bool] | None) -> list[T]:
+    return pending if wanted is None else [each for each in pending if wanted(each)]
+
+
+def _again(
+    pending: list[T],
+    wanted: Callable[[T], bool] | None,
+    request: Callable[[list[T]], dict[str, Any]],
+) -> Again | None:
+    """For :meth:`TableRequests.call`: the batch request again with only the parts still
+    wanted (``None``: no part is)."""
+    if wanted is None:
+        return None
+
+    def again(_: dict[str, Any]) -> dict[str, Any] | None:
+        still = _still(pending, wanted)
+        return request(still) if still else None
+
+    return again
 
 
 def _detail(cause: BaseException) -> str:

@@ -7,14 +7,16 @@ attribute value is the same in Python and on the wire unless it holds binary (ba
 wire). So for a client given to :func:`speed_up`, its serializer and parser hand over
 attribute-value maps as they are when :func:`plain` says so, and leave everything else
 (binary, nulls, unknown members, every other shape) to botocore's own path: the result is
-always what botocore gives (a hypothesis test holds them equal).
+always what botocore gives (a hypothesis test holds them equal). Their parser also refuses a
+successful answer whose body is not a JSON object (an HTML page from a proxy or captive
+portal), which botocore would read as an empty answer: "no session".
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from botocore.parsers import JSONParser
+from botocore.parsers import JSONParser, ResponseParserError
 from botocore.serialize import JSONSerializer
 
 __all__ = ["plain", "speed_up"]
@@ -57,6 +59,18 @@ def _passes_through(shape: Any, value: Any) -> bool:
 
 class _PassingParser:
     """Mixed into botocore's (or aiobotocore's) JSON parser class."""
+
+    def _do_parse(self, response: Any, shape: Any) -> Any:
+        """A success's body must be a JSON object, as every DynamoDB answer is."""
+        body = response.get("body")
+        if isinstance(body, bytes) and not body.lstrip().startswith(b"{"):
+            kind = response.get("headers", {}).get("content-type", "no content type")
+            raise ResponseParserError(
+                f"a {response.get('status_code')} answer whose body is not JSON ({kind}, "
+                f"{len(body)} bytes): the endpoint is not DynamoDB or something in between "
+                f"answered"
+            )
+        return super()._do_parse(response, shape)  # type: ignore[misc]
 
     def _parse_shape(self, shape: Any, node: Any) -> Any:
         if _passes_through(shape, node):

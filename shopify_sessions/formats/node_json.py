@@ -26,6 +26,7 @@ from typing import Any
 
 from shopify_sessions.domain._jsdate import DateRangeError, parse_js_date
 from shopify_sessions.domain.session import Session
+from shopify_sessions.domain.validation import check_session
 from shopify_sessions.dynamodb._avjson import attribute_value_to_json, json_to_attribute_value
 from shopify_sessions.dynamodb.codec import item_to_session, session_to_item
 from shopify_sessions.dynamodb.item_size import MAX_ITEM_BYTES, item_size
@@ -191,7 +192,8 @@ def parse_node_json_lines(lines: Iterable[str | bytes], *, source: str = "input"
             raise SessionFileError(source, number, f"is not valid JSON ({error})") from None
         try:
             session = node_json_to_session(obj)
-        except (ValueError, SessionStorageError) as error:
+            check_session(session)  # lone surrogates, and all DynamoDB refuses, by field
+        except (ValueError, TypeError, SessionStorageError) as error:
             raise SessionFileError(source, number, str(error)) from None
         size = item_size(session_to_item(session))
         if size > MAX_ITEM_BYTES:

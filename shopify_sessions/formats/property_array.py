@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from shopify_sessions.domain._js import MAX_SAFE_INTEGER, js_lower, js_number, js_string, js_truthy
 from shopify_sessions.domain._jsdate import date_from_epoch_ms, epoch_ms
+from shopify_sessions.domain.flags import flag_from_text
 from shopify_sessions.domain.online_access import AssociatedUser, OnlineAccessInfo
 
 
@@ -217,7 +218,8 @@ def _user_id(key: str, value: Any) -> int:
 
 
 def _user_bool(value: Any) -> bool:
-    """``'true'`` / ``'false'`` as booleans; Node's ``Boolean('false')`` is true (a bug)."""
+    """Text as every reader of a shared item reads it (``'1'``/``'true'``/``'t'`` true,
+    anything else false); Node's ``Boolean('false')`` is true (a bug)."""
     if isinstance(value, str):
-        return js_lower(value) == "true"
+        return flag_from_text(value) is True
     return js_truthy(value)

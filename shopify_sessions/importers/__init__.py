@@ -20,6 +20,7 @@ from shopify_sessions.domain.session import Session
 
 from .detect import FORMATS, describe, file_format, parse_source, sessions_table
 from .drivers import IMPORT_EXTRA_HINT
+from .keyvalue import shown_key
 from .model import ImportSourceError, Problem, SourceRead, group_problems
 from .sql import open_sql
 from .sql_rows import orm_row_to_session, shopify_row_to_session
@@ -73,7 +74,8 @@ def _read_sql(
         read = SourceRead(shown, fmt, describe(fmt, kind), f"table {table!r}")
         for number, row in enumerate(reader.rows(table), start=1):
             raw_id = row.get("id")
-            key = raw_id if isinstance(raw_id, str) and raw_id else f"row {number}"
+            key = shown_key(raw_id) if isinstance(raw_id, bytes) else raw_id
+            key = key if isinstance(key, str) and key else f"row {number}"
             read.add(key, partial(_convert_row, fmt, row, kind))
     read.drop_duplicates()
     return read

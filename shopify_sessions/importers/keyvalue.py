@@ -24,7 +24,14 @@ from shopify_sessions.domain.session import Session
 from .model import SourceRead
 from .values import epoch_ms_value, text_or_none
 
-__all__ = ["Shape", "add_value", "kv_dump_entries", "property_array_to_session", "shape_of"]
+__all__ = [
+    "Shape",
+    "add_value",
+    "kv_dump_entries",
+    "property_array_to_session",
+    "shape_of",
+    "shown_key",
+]
 
 Shape = Literal["session", "shop list", "migrations record", "unknown"]
 _DATES = {"expires": "expires", "refreshtokenexpires": "refreshTokenExpires"}
@@ -59,6 +66,12 @@ def property_array_to_session(pairs: list[list[Any]]) -> Session:
     return Session.from_property_array(converted, return_user_data=True)
 
 
+def shown_key(key: bytes) -> str:
+    """A key as text for a problem: bytes that are not UTF-8 shown as ``\\xNN`` escapes,
+    never as U+FFFD (the key is only named, never stored)."""
+    return key.decode("utf-8", errors="backslashreplace")
+
+
 def add_value(read: SourceRead, key: str, raw: bytes | str | None) -> None:
     """Decode one stored value and file it: a session, a skipped kind, or a problem."""
     if raw is None:
@@ -66,8 +79,12 @@ def add_value(read: SourceRead, key: str, raw: bytes | str | None) -> None:
         return
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError:
+        read.add(key, _raise("the value is not UTF-8 text"))
+        return
+    try:
         value = json.loads(text)
-    except (UnicodeDecodeError, ValueError):
+    except ValueError:
         read.add(key, _raise("the value is not JSON"))
         return
     shape = shape_of(value)
@@ -86,7 +103,7 @@ def _raise(reason: str) -> Callable[[], Session]:
     return convert
 
 
-def kv_dump_entries(data: Any, source: str) -> Iterator[tuple[str, str | None]]:
+def kv_dump_entries(data: Any, source: str) -> Iterator[tuple[str, bytes | str | None]]:
     """(key, value) of a KV dump: wrangler's bulk JSON, ``[{"key": K, "value": V}, ...]``
     (``"base64": true`` values decoded; ``expiration`` and ``metadata`` ignored), as an array
     or one object a line. A malformed entry comes as (``"{source} entry N"``, ``None``)."""
@@ -97,9 +114,11 @@ def kv_dump_entries(data: Any, source: str) -> Iterator[tuple[str, str | None]]:
             continue
         value = entry.get("value")
         if entry.get("base64") and isinstance(value, str):
-            try:
-                value = base64.b64decode(value, validate=True).decode("utf-8")
-            except (ValueError, UnicodeDecodeError):
+            try:  # bytes: add_value decodes them, naming the key if they are not UTF-8
+                decoded = base64.b64decode(value, validate=True)
+            except ValueError:
                 yield entry["key"], None
                 continue
+            yield entry["key"], decoded
+            continue
         yield entry["key"], value if isinstance(value, str) else json.dumps(value)

@@ -34,7 +34,10 @@ def decode_extended_json(value: Any) -> Any:
     if len(value) == 1:
         ((key, inner),) = value.items()
         if key in _WRAPPERS and isinstance(inner, str):
-            number = float(inner) if key == "$numberDouble" else int(inner)
+            try:
+                number = float(inner) if key == "$numberDouble" else int(inner)
+            except ValueError:
+                raise ValueError(f"a {key} does not hold a number") from None
             return int(number) if isinstance(number, float) and number.is_integer() else number
         if key == "$date":
             return {"$date": decode_extended_json(inner)}

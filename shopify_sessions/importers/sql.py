@@ -90,9 +90,18 @@ def _sqlite(path: str) -> Iterator[SqlReader]:
         connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlite3.DatabaseError as error:
         raise ImportSourceError(f"{path} is not a readable SQLite database ({error})") from None
-    connection.text_factory = lambda data: data.decode("utf-8", errors="replace")
+    connection.text_factory = _strict_text
     with closing(connection):
         yield _Sqlite(connection)
+
+
+def _strict_text(data: bytes) -> str | bytes:
+    """SQLite text as str; text that is not UTF-8 stays bytes, so the row's converter names
+    the field (never a U+FFFD stored in its place)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data
 
 
 class _Postgres:

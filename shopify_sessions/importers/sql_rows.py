@@ -69,6 +69,8 @@ def shopify_row_to_session(row: Mapping[str, Any], dialect: str) -> Session:
             value = as_user_id(key, value)
         elif key in ("isonline", "accountowner", "collaborator", "emailverified"):
             value = as_bool(key, value)
+        elif isinstance(value, bytes):  # other text columns (firstName, email, ...)
+            value = text_or_none(key, value)
         pairs.append((key, value))
     return Session.from_property_array(pairs, return_user_data=True)
 

@@ -11,7 +11,7 @@ from typing import Any
 from shopify_sessions.domain.session import Session
 
 from .drivers import driver
-from .keyvalue import add_value, kv_dump_entries
+from .keyvalue import add_value, kv_dump_entries, shown_key
 from .model import ImportSourceError, Problem, SourceRead
 from .mongo import decode_extended_json, document_to_session
 
@@ -35,7 +35,7 @@ def read_redis(read: SourceRead, url: str, prefix: str) -> None:
         while batch := list(islice(keys, _BATCH)):
             values = client.mget(batch)
             for key, value in zip(batch, values, strict=True):
-                add_value(read, key.decode("utf-8", errors="replace"), value)
+                add_value(read, shown_key(key), value)
     finally:
         client.close()
 
@@ -46,22 +46,28 @@ def _glob_escape(text: str) -> str:
 
 def load_json_records(path: str) -> Iterator[tuple[str, Any]]:
     """(where, record) of a JSON array file or a JSON Lines file; a bad line gives
-    (where, ``ValueError``)."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ImportSourceError(f"{path} is not UTF-8 text") from None
-    stripped = text.lstrip()
-    if stripped.startswith("["):
+    (where, ``ValueError``). Text is never repaired: a line that is not UTF-8 is a problem."""
+    data = Path(path).read_bytes()
+    if data.lstrip().startswith(b"["):
         try:
-            data = json.loads(text)
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            bad = data[: error.start].count(b"\n") + 1
+            raise ImportSourceError(f"{path}, line {bad}: not UTF-8 text") from None
+        try:
+            records = json.loads(text)
         except ValueError as error:
             raise ImportSourceError(f"{path} is not valid JSON ({error})") from None
-        for number, record in enumerate(data, start=1):
+        for number, record in enumerate(records, start=1):
             yield f"entry {number}", record
         return
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
+    for number, raw in enumerate(data.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            yield f"line {number}", ValueError("not UTF-8 text")
             continue
         try:
             yield f"line {number}", json.loads(line)
@@ -85,13 +91,12 @@ def read_mongo(read: SourceRead, path: str) -> None:
         if isinstance(record, ValueError):
             read.problems.append(Problem(where, str(record)))
             continue
-        document = decode_extended_json(record)
-        key = document.get("id") if isinstance(document, dict) else None
-        if not isinstance(document, dict):
+        if not isinstance(record, dict):
             read.problems.append(Problem(where, "not a JSON object"))
             continue
-        read.add(key if isinstance(key, str) and key else where, _converter(document))
+        key = record.get("id")
+        read.add(f"{where} ({key})" if isinstance(key, str) and key else where, _converter(record))
 
 
-def _converter(document: dict[str, Any]) -> Callable[[], Session]:
-    return lambda: document_to_session(document)
+def _converter(record: dict[str, Any]) -> Callable[[], Session]:
+    return lambda: document_to_session(decode_extended_json(record))

@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Literal
 
+from shopify_sessions.domain.flags import flag_from_text
 from shopify_sessions.dynamodb.attributes import parse_iso_datetime
 
 __all__ = [
@@ -97,7 +98,7 @@ def orm_datetime(field: str, value: Any) -> datetime | None:
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
     if isinstance(value, bytes):
-        value = value.decode("utf-8", errors="replace")
+        value = text_or_none(field, value)
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         value = int(value)
     if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
@@ -118,8 +119,9 @@ def as_bool(field: str, value: Any) -> bool | None:
         return bool(value)
     if isinstance(value, bytes) and value in (b"\x00", b"\x01"):  # MySQL BIT(1)
         return value == b"\x01"
-    if isinstance(value, str) and value.strip().lower() in ("0", "1", "t", "f", "true", "false"):
-        return value.strip().lower() in ("1", "t", "true")
+    flag = flag_from_text(value) if isinstance(value, str) else None
+    if flag is not None:
+        return flag
     raise ValueError(f"{field!r} must be a boolean")
 
 
@@ -131,7 +133,7 @@ def as_user_id(field: str, value: Any) -> int | None:
     if isinstance(value, bool):
         raise ValueError(f"{field!r} must be an integer")
     if isinstance(value, bytes):
-        value = value.decode("ascii", errors="replace")
+        value = text_or_none(field, value)
     if isinstance(value, str):
         value = value.strip()
         if not value.lstrip("-").isdigit():

@@ -73,7 +73,8 @@ class Backend(flows.BackendBase[SessionStorage, ShopifyTokenRefresher, httpx.Cli
         return self._run(flows.admin_call(shop, verified))
 
     def webhook(self, request: RequestInput, topic: str | None) -> Res:
-        """Verify the HMAC, act on ``app/uninstalled`` or ``app/scopes_update``, answer."""
+        """Verify the HMAC, act on the topic, answer (see ``embedded_app_flows.webhook``): the
+        uninstall and privacy topics never need a token."""
         return self._run(flows.webhook(self.shopify, request, topic))
 
     def update_scope(self, shop: str, scope: str) -> bool:

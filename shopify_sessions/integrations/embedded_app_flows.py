@@ -24,7 +24,13 @@ from functools import partial
 from typing import Any, ClassVar, Generic, TypeVar
 
 from shopify_app import ShopifyApp
-from shopify_app.types import GQLResult, RequestInput, Res, ResultWithExchangeableIdToken
+from shopify_app.types import (
+    GQLResult,
+    RequestInput,
+    Res,
+    ResultForReq,
+    ResultWithExchangeableIdToken,
+)
 
 from shopify_sessions.domain.session import Session, offline_session_id, online_session_id
 from shopify_sessions.errors import SessionConflictError
@@ -33,7 +39,9 @@ from shopify_sessions.tokens.errors import ReauthorizationRequiredError, TokenRe
 
 __all__ = [
     "API_VERSION",
+    "DELETES_SESSIONS",
     "PATCH_ID_TOKEN_PATH",
+    "PRIVACY_TOPICS",
     "SHOP_QUERY",
     "BackendBase",
     "Flow",
@@ -52,6 +60,7 @@ __all__ = [
     "update_scope",
     "verify_app_home",
     "webhook",
+    "webhook_shop",
 ]
 
 log = logging.getLogger("shopify_sessions.integrations.embedded_app")
@@ -209,17 +218,72 @@ def admin_call(shop: str, verified: Verified | None = None) -> Flow[GQLResult | 
     return result
 
 
+# Shopify retries a webhook until it is answered 2xx (for 48 hours), then drops it. These are
+# answered from the storage alone: never a fresh session, so a dead grant, Shopify down or a
+# throttled refresh cannot fail them. The three privacy topics are mandatory for public apps.
+DELETES_SESSIONS = frozenset({"app/uninstalled", "shop/redact"})
+PRIVACY_TOPICS = frozenset({"customers/data_request", "customers/redact", "shop/redact"})
+
+
 def webhook(shopify: ShopifyApp, request: RequestInput, topic: str | None) -> Flow[Res]:
-    """Verify the HMAC (bad: shopifyapp's 401, nothing changed), act on the topic, answer."""
+    """Verify the HMAC (bad: shopifyapp's 401, nothing changed), act on the topic, answer.
+
+    ``app/uninstalled`` and ``shop/redact`` delete every session of the shop (offline and
+    online: Shopify has revoked their tokens); ``customers/redact`` and
+    ``customers/data_request`` are answered 200 with nothing to do here (sessions hold no
+    customer's data: an online session's user is a staff member); ``app/scopes_update``
+    stores the new scope. None of them loads a fresh session or calls Shopify: only a
+    storage that cannot delete (DynamoDB failing past its retries) answers 5xx, so that
+    Shopify sends the webhook again.
+    """
     verified = shopify.verify_webhook_req(request)
     if not verified.ok:
         log.warning("webhook refused: %s", verified.log.code)
-    elif topic == "app/uninstalled":
-        yield DeleteShop(normalize_shop(verified.shop or ""))
-    elif topic == "app/scopes_update":
-        scope = ",".join(json.loads(request["body"])["current"])
-        yield from update_scope(normalize_shop(verified.shop or ""), scope)
+        return verified.response
+    if topic not in DELETES_SESSIONS and topic != "app/scopes_update":
+        if topic in PRIVACY_TOPICS:
+            log.info("webhook %s: no customer data in the sessions", topic)
+        return verified.response  # nothing of the sessions to change
+    payload = _json_object(request["body"])
+    try:
+        shop = webhook_shop(verified, payload)
+    except ValueError as error:
+        log.warning("webhook %s refused: %s", topic, error)
+        return _bad_request()
+    if topic in DELETES_SESSIONS:
+        deleted = yield DeleteShop(shop)
+        log.info("webhook %s: deleted %s sessions of %s", topic, deleted, shop)
+        return verified.response
+    current = payload.get("current")  # app/scopes_update
+    if not isinstance(current, list) or not all(isinstance(s, str) for s in current):
+        log.warning("webhook app/scopes_update refused: no 'current' list of scopes")
+        return _bad_request()
+    yield from update_scope(shop, ",".join(current))
     return verified.response
+
+
+def webhook_shop(verified: ResultForReq, payload: dict[str, Any]) -> str:
+    """The shop a verified webhook is about: the one its signed body names (``shop_domain``,
+    or ``myshopify_domain`` for ``app/uninstalled``), else the ``X-Shopify-Shop-Domain``
+    header. The HMAC covers the body only: a header changed on a replayed body never
+    chooses the shop. ``ValueError`` when neither names a shop."""
+    for key in ("shop_domain", "myshopify_domain"):
+        if isinstance(payload.get(key), str):
+            return normalize_shop(payload[key])
+    return normalize_shop(verified.shop or "")
+
+
+def _bad_request() -> Res:
+    return Res(status=400, body="Bad Request", headers={})
+
+
+def _json_object(body: str) -> dict[str, Any]:
+    """The webhook's JSON body as an object; ``{}`` when it is not one."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return {}
+    return payload if isinstance(payload, dict) else {}
 
 
 def update_scope(shop: str, scope: str) -> Flow[bool]:

@@ -9,9 +9,15 @@ with the sessions table created, and can keep its sessions in a JSON Lines file 
         ...
     # sessions saved to sessions.jsonl on exit, loaded again by the next start
 
-Only the sessions table is saved; the ``ttl`` attribute is recomputed when sessions are loaded
-and attributes this package does not know are dropped. Items are saved as stored: tokens
-encrypted by an app's ``TokenCipher`` stay encrypted in the file.
+The sessions table is saved in that file; the ``ttl`` attribute is recomputed when sessions are
+loaded. What the file has no place for is saved beside it (``sessions.tables.jsonl``, see
+:mod:`.extras`): what session items carry besides the session (the refresh lease's dead-grant
+mark, so a dead grant stays known across restarts), items that are not readable sessions, and
+every table a client created. Items are saved as stored: tokens encrypted by an app's
+``TokenCipher`` stay encrypted in the file.
+
+The port accepts connections only once the table is created and the data loaded (they are
+done through a private port first): a client that waits for the port finds everything there.
 """
 
 from __future__ import annotations
@@ -19,14 +25,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import socket
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from shopify_sessions.domain.session import Session
+from shopify_sessions.dynamodb.clients import shared_client
 from shopify_sessions.dynamodb.codec import item_to_session
 from shopify_sessions.dynamodb.settings import (
     LOCAL_CREDENTIALS,
@@ -39,6 +46,7 @@ from shopify_sessions.dynamodb.storage import DynamoDBSessionStorage
 from shopify_sessions.errors import CorruptSessionError
 from shopify_sessions.formats.node_json import parse_node_json_lines, session_to_node_json_line
 
+from .extras import Extras, read_extras, session_item_records, table_records, write_extras
 from .server import GuardedServer
 
 __all__ = [
@@ -71,21 +79,6 @@ def _check_moto_server() -> None:
         raise MissingExtraError(
             f"the embedded DynamoDB endpoint needs moto's server: {LOCAL_EXTRA_HINT}"
         ) from None
-
-
-def _check_port_free(port: int) -> None:
-    """moto's server would hang in start() on a busy port: check first, as it binds."""
-    if port == 0:
-        return
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError as error:
-            raise OSError(
-                f"port {port} on 127.0.0.1 is not available ({error.strerror}): "
-                f"pick another with --port"
-            ) from None
 
 
 def write_private_text(path: Path, text: str | Iterable[str]) -> None:
@@ -159,38 +152,47 @@ class LocalEndpoint:
 
     def storage(self) -> DynamoDBSessionStorage:
         """A storage on this endpoint's sessions table (dummy credentials, no token cipher)."""
+        return self._storage_at(self.url)
+
+    def _storage_at(self, url: str) -> DynamoDBSessionStorage:
         return DynamoDBSessionStorage(
             self.session_table_name,
             self.shop_index_name,
             region=self.region,
-            host=self.url,
+            host=url,
             **LOCAL_CREDENTIALS,
         )
 
     def start(self) -> str:
-        """Start the server, create the table, load ``data``; returns the endpoint URL."""
+        """Create the table and load ``data``, then serve; returns the endpoint URL."""
         if self._server is not None:
             return self.url
         _check_moto_server()
-        # Read the data file before starting anything: a bad file fails fast and cleanly.
-        sessions = self._read(self.data) if self.data is not None and self.data.exists() else []
-        if self.data is not None and not self.data.resolve().parent.is_dir():
-            raise OSError(f"cannot save sessions to {self.data}: its directory does not exist")
-        _check_port_free(self.port)
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self._server = GuardedServer(self.port, on_write=self._dirty.set)
-        host, port = self._server.start()
-        self.port = port
-        self._url = f"http://{host}:{port}"
-        try:
-            storage = self.storage()
+        # Read the data files before starting anything: a bad file fails fast and cleanly.
+        sessions: list[Session] = []
+        extras = Extras([])
+        if self.data is not None:
+            if not self.data.resolve().parent.is_dir():
+                raise OSError(f"cannot save sessions to {self.data}: its directory does not exist")
+            sessions = self._read(self.data) if self.data.exists() else []
+            extras = read_extras(self.data)
+
+        def prepare(url: str) -> None:  # before the port accepts anyone
+            storage = self._storage_at(url)
             storage.create_table()
+            client = shared_client(storage.connection)
+            extras.load(client, storage.table_name)
             for session in sessions:
                 storage.store_session(session)
-            self.loaded = len(sessions)
-        except BaseException:
-            self._shutdown()
-            raise
+            extras.add_to_sessions(client)
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        server = GuardedServer(self.port, on_write=self._dirty.set)
+        host, port = server.start(prepare)
+        self._server = server
+        self.port = port
+        self._url = f"http://{host}:{port}"
+        self.loaded = len(sessions)
         if self.data is not None:
             self._stopping.clear()
             self._saver = threading.Thread(
@@ -229,12 +231,29 @@ class LocalEndpoint:
                 logger.warning("not saved, corrupt: %s", error)
 
     def save(self, path: Path | str | None = None) -> int:
-        """Write every session to ``path`` (default: ``data``) as JSON Lines; returns how many."""
+        """Write every session to ``path`` (default: ``data``) as JSON Lines, and what that
+        form has no place for beside it (:mod:`.extras`); returns how many sessions."""
         target = Path(path) if path is not None else self.data
         if target is None:
             raise ValueError("no file to save to: pass a path or data=")
-        ordered = sorted(self.sessions(), key=lambda session: (session.shop, session.id))
-        lines = [session_to_node_json_line(session) for session in ordered]
+        storage = self.storage()
+        sessions: list[Session] = []
+        records: list[dict[str, Any]] = []
+        for item in storage.iter_items():
+            try:
+                session = item_to_session(item)
+            except CorruptSessionError as error:
+                logger.warning("saved as it is, not a readable session: %s", error)
+                records.extend(session_item_records(storage.table_name, item, readable=False))
+            else:
+                sessions.append(session)
+                records.extend(session_item_records(storage.table_name, item, readable=True))
+        records.extend(table_records(shared_client(storage.connection), skip=storage.table_name))
+        sessions.sort(key=lambda session: (session.shop, session.id))
+        lines = [session_to_node_json_line(session) for session in sessions]
+        # the extras first: after a crash between the two, an added attribute whose session is
+        # not in the older file is not applied (and a dead-grant mark names its refresh token)
+        write_extras(target, records, write_private_text)
         write_private_text(target, "".join(line + "\n" for line in lines))
         return len(lines)
 

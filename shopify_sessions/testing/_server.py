@@ -15,6 +15,7 @@ import socket
 import sys
 import threading
 import time
+import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -42,6 +43,7 @@ class Call:
     status: int
     started: float  # time.monotonic()
     finished: float  # when the answer left (or the connection was dropped)
+    request_id: str = ""  # the X-Request-Id header of the answer, as Shopify sends ("": none)
 
 
 @dataclass(frozen=True)
@@ -262,11 +264,13 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             payload = json.dumps(body).encode()
             content_type = "application/json; charset=utf-8"
+        request_id = str(uuid.uuid4())  # Shopify names every answer so (support asks for it)
         # recorded before the answer leaves, so a client that has it also sees the call
-        core.record(dataclasses.replace(call, finished=time.monotonic()))
+        core.record(dataclasses.replace(call, finished=time.monotonic(), request_id=request_id))
         self.send_response(call.status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
+        self.send_header("X-Request-Id", request_id)
         for name, value in headers or ():
             self.send_header(name, value)
         self.end_headers()

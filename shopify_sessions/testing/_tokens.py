@@ -2,8 +2,8 @@
 
 Kept apart from the HTTP server so the rules read like Shopify's documentation: one active
 offline access token per app and shop, refresh tokens that rotate with a replay window, token
-exchange for migrations and embedded installs. ``TokenBook`` is not thread-safe by itself: the
-server holds one lock around every call.
+exchange for migrations (retryable for 7 days) and embedded installs. ``TokenBook`` is not
+thread-safe by itself: the server holds one lock around every call.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ OFFLINE_TOKEN_TYPE = "urn:shopify:params:oauth:token-type:offline-access-token"
 ONLINE_TOKEN_TYPE = "urn:shopify:params:oauth:token-type:online-access-token"
 DEFAULT_SCOPE = "read_products,write_products"
 ONLINE_TTL = 86400  # Shopify's online tokens live one day, whatever the app's settings
+MIGRATION_WINDOW = 7 * 86400  # a migration exchange answers the same pair this long
 
 Answer = dict[str, object]
 
@@ -79,10 +80,20 @@ class Grant:
 @dataclass
 class _Token:
     value: str = field(repr=False)
-    expires_at: float | None  # time.monotonic(); None: never expires
+    expires_at: float | None  # on TokenBook.now()'s clock; None: never expires
 
     def alive(self, now: float) -> bool:
         return self.expires_at is None or now < self.expires_at
+
+
+@dataclass
+class _Migration:
+    """A migration exchange Shopify can answer again: the same pair, for the same old token."""
+
+    subject: str = field(repr=False)  # the non-expiring token that was exchanged
+    access: _Token
+    refresh: _Token
+    until: float  # the retry window's end, on TokenBook.now()'s clock
 
 
 @dataclass
@@ -94,9 +105,10 @@ class _Shop:
     current: _Token | None = None  # the refresh token issued last
     previous: _Token | None = None  # replay window: usable until ``current`` is first used
     online: dict[str, _Token] = field(default_factory=dict)
+    migration: _Migration | None = None  # open until the pair is refreshed or replaced
 
     def revoke_all(self) -> None:
-        self.access = self.current = self.previous = None
+        self.access = self.current = self.previous = self.migration = None
         self.online.clear()
 
 
@@ -166,16 +178,29 @@ class TokenBook:
         self.access_ttl = access_ttl
         self.refresh_ttl = refresh_ttl
         self._shops: dict[str, _Shop] = {}
+        self._skipped = 0.0  # seconds ``advance`` moved the clock on
+
+    def now(self) -> float:
+        """The book's clock: ``time.monotonic()`` plus every ``advance``."""
+        return time.monotonic() + self._skipped
+
+    def advance(self, seconds: float) -> None:
+        """As if ``seconds`` passed: tokens age, the migration retry window closes."""
+        self._skipped += seconds
 
     def __repr__(self) -> str:
         return f"TokenBook(client_id={self.client_id!r}, shops={len(self._shops)})"
 
     # -- what the merchant and the test do -------------------------------------------------
 
-    def install(self, shop: str, *, expiring: bool, scope: str) -> Grant:
+    def install(
+        self, shop: str, *, expiring: bool, scope: str, access_token: str | None = None
+    ) -> Grant:
         record = self._shops.setdefault(shop, _Shop(scope))
         record.scope = scope
-        answer = self._issue_offline(record, expiring=expiring, now=time.monotonic())
+        answer = self._issue_offline(record, expiring=expiring, now=self.now())
+        if access_token is not None and record.access is not None:  # a copy's token, adopted
+            record.access.value = answer["access_token"] = access_token
         return Grant(
             access_token=str(answer["access_token"]),
             refresh_token=record.current.value if record.current else None,
@@ -192,14 +217,14 @@ class TokenBook:
     def expire_refresh_token(self, shop: str) -> None:
         # the previous token was issued earlier, so it is past its life too
         record = self._shops.get(shop)
-        past = time.monotonic() - 1.0
+        past = self.now() - 1.0
         for token in (record.current, record.previous) if record else ():
             if token is not None:
                 token.expires_at = past
 
     def active_token(self, shop: str) -> str | None:
         record = self._shops.get(shop)
-        if record is None or record.access is None or not record.access.alive(time.monotonic()):
+        if record is None or record.access is None or not record.access.alive(self.now()):
             return None
         return record.access.value
 
@@ -209,7 +234,7 @@ class TokenBook:
             return True
         record = self._shops.get(shop)
         online = record.online.get(access_token) if record else None
-        return online is not None and online.alive(time.monotonic())
+        return online is not None and online.alive(self.now())
 
     # -- the token endpoint -----------------------------------------------------------------
 
@@ -231,7 +256,7 @@ class TokenBook:
     def _refresh(self, shop: str, body: dict[str, object], *, strict: bool) -> Answer:
         token = _text(body, "refresh_token")
         record = self._shops.get(shop)
-        now = time.monotonic()
+        now = self.now()
         if record is None:
             raise _invalid_grant("the refresh token is invalid, expired or revoked")
         if record.current is not None and token == record.current.value:
@@ -254,14 +279,21 @@ class TokenBook:
         if requested not in (OFFLINE_TOKEN_TYPE, ONLINE_TOKEN_TYPE):
             raise _invalid_request("requested_token_type is not supported")
         expiring = _expiring(body.get("expiring"))
-        now = time.monotonic()
+        now = self.now()
         if subject_type == OFFLINE_TOKEN_TYPE:  # migrating a non-expiring offline token
             if requested != OFFLINE_TOKEN_TYPE:
                 raise _invalid_request("an offline token exchanges only for an offline token")
             record = self._shops.get(shop)
+            again = self._migration_again(record, subject, now) if expiring else None
+            if again is not None:
+                return again
             if record is None or subject != self.active_token(shop):
                 raise _invalid_subject("the subject token is not the shop's active token")
-            return self._issue_offline(record, expiring=expiring, now=now)
+            answer = self._issue_offline(record, expiring=expiring, now=now)
+            if record.access is not None and record.current is not None:
+                window = now + MIGRATION_WINDOW
+                record.migration = _Migration(subject, record.access, record.current, window)
+            return answer
         if subject_type != ID_TOKEN_TYPE:
             raise _invalid_request("subject_token_type is not supported")
         claims = session_token_claims(subject, self.client_secret)
@@ -275,12 +307,37 @@ class TokenBook:
             raise _invalid_subject("the session token has no user")
         return self._issue_online(shop, record, user, now=now)
 
+    def _migration_again(self, record: _Shop | None, subject: str, now: float) -> Answer | None:
+        """The pair a migration of ``subject`` already issued, while its window is open.
+
+        Shopify's rule: for up to 7 days, until the pair is first refreshed or a later
+        acquisition replaces it; the access token's life is extended, the refresh token's not.
+        """
+        migration = record.migration if record is not None else None
+        if migration is None or record is None or now >= migration.until:
+            return None
+        if not hmac.compare_digest(subject.encode(), migration.subject.encode()):
+            return None
+        refresh_left = (migration.refresh.expires_at or now) - now
+        if refresh_left < 1:
+            return None
+        migration.access.expires_at = max(migration.access.expires_at or now, now + self.access_ttl)
+        return {
+            "access_token": migration.access.value,
+            "scope": record.scope,
+            "expires_in": int(migration.access.expires_at - now),
+            "refresh_token": migration.refresh.value,
+            "refresh_token_expires_in": int(refresh_left),
+        }
+
     def _issue_offline(
         self, record: _Shop, *, expiring: bool, now: float, keep_previous: bool = False
     ) -> Answer:
-        # one active offline token per app and shop: issuing one revokes every earlier one
+        # one active offline token per app and shop: issuing one revokes every earlier one,
+        # and closes the retry window of an earlier migration
         access = _Token(_new("shpat"), now + self.access_ttl if expiring else None)
         record.access = access
+        record.migration = None
         if not keep_previous:
             record.previous = None
         if not expiring:

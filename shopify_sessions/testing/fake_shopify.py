@@ -2,7 +2,8 @@
 
 It is a real HTTP server, so an app's own retries, timeouts, connection pools and concurrency
 meet real sockets; it keeps Shopify's rules (one active offline token per shop, rotating refresh
-tokens with a replay window, token exchange) and can inject faults::
+tokens with a replay window, token exchange, a migration exchange that answers the same pair
+again for 7 days) and can inject faults::
 
     with FakeShopify() as shopify:
         grant = shopify.install("example.myshopify.com")
@@ -143,11 +144,26 @@ class FakeShopify:
 
     # -- the merchant's side -----------------------------------------------------------------
 
-    def install(self, shop: str, *, expiring: bool = True, scope: str = DEFAULT_SCOPE) -> Grant:
+    def install(
+        self,
+        shop: str,
+        *,
+        expiring: bool = True,
+        scope: str = DEFAULT_SCOPE,
+        access_token: str | None = None,
+    ) -> Grant:
         """As if the merchant installed or reopened the app: a new offline token for ``shop``,
-        every earlier offline and refresh token of the shop revoked."""
+        every earlier offline and refresh token of the shop revoked.
+
+        ``access_token`` makes that token the new one instead of a made-up one: to rehearse
+        on a copy of a table, whose tokens the fake then accepts (with ``expiring=False``, as
+        the tokens ``migrate-to-expiring`` exchanges)."""
+        if access_token is not None and (expiring or not access_token):
+            raise ValueError("access_token needs expiring=False and a non-empty token")
         with self._core.lock:
-            return self._core.book.install(shop, expiring=expiring, scope=scope)
+            return self._core.book.install(
+                shop, expiring=expiring, scope=scope, access_token=access_token
+            )
 
     def uninstall(self, shop: str) -> None:
         """Every token of ``shop`` dies: refreshes answer invalid_grant, the Admin API 401."""
@@ -158,6 +174,14 @@ class FakeShopify:
         """Put the shop's refresh token past its life, as after 90 idle days."""
         with self._core.lock:
             self._core.book.expire_refresh_token(shop)
+
+    def advance(self, seconds: float) -> None:
+        """As if ``seconds`` passed for Shopify: tokens age, a migration's 7-day retry window
+        closes. The clock only moves forward."""
+        if seconds < 0:
+            raise ValueError("seconds must be >= 0")
+        with self._core.lock:
+            self._core.book.advance(seconds)
 
     def is_active(self, shop: str, access_token: str) -> bool:
         """Whether the Admin API would accept ``access_token`` for ``shop`` now."""

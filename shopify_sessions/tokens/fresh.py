@@ -37,6 +37,7 @@ from .lease import (
     needs_refresh,
 )
 from .steps import Steps
+from .telemetry import observed
 
 __all__ = [
     "LeaseStore",
@@ -158,7 +159,7 @@ def refresh_flow(
         return None
     if not needs_refresh(first.session, within, rejected_token, datetime.now(timezone.utc)):
         return None
-    return fresh_session(
+    flow = fresh_session(
         first.session.id,
         within=within,
         lease=lease,
@@ -167,6 +168,7 @@ def refresh_flow(
         holder=holder_id(),
         first=first,
     )
+    return observed(flow, first.session)  # its outcome logged and measured (telemetry.py)
 
 
 def drive(flow: Flow, store: LeaseStore, refresher: TokenRefresher) -> Session | None:

@@ -29,6 +29,7 @@ from .grants import (
     refresh_body,
     refreshed_session,
 )
+from .telemetry import note_request_id
 
 if TYPE_CHECKING:
     import httpx
@@ -107,6 +108,7 @@ def post_arguments(request: HttpRequest) -> dict[str, Any]:
 
 
 def http_answer(response: httpx.Response) -> HttpAnswer:
+    note_request_id(response.headers)  # Shopify's x-request-id, for the refresh's record
     return HttpAnswer(response.status_code, response.headers, response.content)
 
 

@@ -208,3 +208,40 @@ def run_cli(
             _zygote = _Zygote(dict(env), cwd)
         code, out, err = _zygote.run(args, env, stdin, timeout)
     return subprocess.CompletedProcess([*CLI, *args], code, _text(out), _text(err))
+
+
+def serve_local(
+    port: int, data: Path, env: dict[str, str], *, wait: bool = True
+) -> subprocess.Popen[str]:
+    """``serve-local --port PORT --data DATA`` as a process of its own (a real interpreter: it
+    is stopped by signals). With ``wait``, returned once its banner says it serves."""
+    server = subprocess.Popen(
+        [*CLI, "serve-local", "--port", str(port), "--data", str(data)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    if not wait:
+        return server
+    assert server.stdout is not None
+    banner = []
+    for line in server.stdout:  # ends when the server exits early
+        banner.append(line)
+        if "AWS_ENDPOINT_URL_DYNAMODB=" in line:
+            break
+    assert f"export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:{port}" in map(str.strip, banner), (
+        banner,
+        server.stderr.read() if server.poll() is not None and server.stderr else "",
+    )
+    return server
+
+
+def stop_serving(server: subprocess.Popen[str]) -> str:
+    """Ctrl-C, as a developer stops it; its output (it must exit 0, with no traceback)."""
+    if server.poll() is None:
+        server.send_signal(signal.SIGINT)
+    out, err = server.communicate(timeout=60)
+    assert server.returncode == 0, (out, err)
+    assert "Traceback" not in err, err
+    return out

@@ -5,7 +5,7 @@ same observations with this package. Observations are JSON: a session's known fi
 as ``{"$date": ms}``), ``is_expired`` / ``is_active`` at frozen instants around ``expires``,
 scope checks, both property arrays, the DynamoDB item, the item and the property arrays read
 back, and ``equals`` against six mutants. :mod:`tests.support.differential_rules` says which
-differences are documented ("Differences from Node, on purpose" in README).
+differences are documented (the docs' "Differences from Node", generated from them).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""README's "Differences from Node, on purpose", one executable rule per row.
+"""The documented differences from Node (docs/explanation/node-differences.md), one executable
+rule per row; the docs' table is generated from :data:`DOCUMENTED`.
 
 A rule is one of three kinds, each as precise as the row it implements:
 
@@ -19,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+
+from shopify_sessions.domain.flags import flag_from_text
 
 from .differential import MAX_MS, MIN_MS
 
@@ -147,7 +150,7 @@ def _date_range(case: dict[str, Any], node: Any) -> list[str] | None:
     return [f"'{key}'" for key in found] or None
 
 
-# The date strings README says Python reads (checked independently of the implementation).
+# The date strings the docs say Python reads (checked independently of the implementation).
 _DOCUMENTED_DATES = [
     re.compile(p, re.IGNORECASE)
     for p in (
@@ -360,7 +363,7 @@ def _user_bool_strings(case: dict[str, Any]) -> dict[str, Any] | None:
         return None
     bools = {"emailVerified", "accountOwner", "collaborator"}
     entries = [
-        [k, v.lower() == "true"]
+        [k, flag_from_text(v) is True]
         if isinstance(k, str) and _RENAMES.get(k.lower(), k.lower()) in bools and isinstance(v, str)
         else [k, v]
         for k, v in case["entries"]
@@ -467,6 +470,179 @@ RULES = {
         Rule("type-checked", "refuse", _type_checked),
     )
 }
+
+
+@dataclass(frozen=True)
+class Documented:
+    """A row of the docs' table "Differences from Node" (Markdown cells)."""
+
+    input: str
+    node: str
+    python: str
+    why: str
+
+
+# The docs table is generated from this (docs/hooks/generated.py): one row per rule of RULES
+# and per store-time check of UNIT_TESTED, and nothing else (documented_rows checks).
+DOCUMENTED = {
+    "scopes-equals": Documented(
+        "`AuthScopes.equals`",
+        "checks one direction: `read_a` equals `write_a`",
+        "symmetric: both grant the same scopes",
+        "an equality that is not symmetric is a bug",
+    ),
+    "empty-strings": Documented(
+        '`""` as `scope`, `accessToken`, `refreshToken`',
+        "kept on the object and in `toPropertyArray`; `toObject()` drops it, so never stored",
+        "`None` from the start",
+        "the same item; a session equals itself after a round trip",
+    ),
+    "user-bool-strings": Documented(
+        (
+            "`emailVerified`, `accountOwner`, `collaborator` as strings in "
+            "`fromPropertyArray(rows, true)`"
+        ),
+        "`Boolean('false')` is `true`",
+        "`'true'` / `'false'` in any case as the booleans; other strings false",
+        "Node's is a bug; SQL storages give strings back",
+    ),
+    "pa-no-user": Documented(
+        "`toPropertyArray()` of a session whose `onlineAccessInfo` has no `associated_user`",
+        "throws `TypeError`",
+        "the pairs, without `onlineAccessInfo`",
+        "Node's is a bug (with user data it gives the same pairs)",
+    ),
+    "user-without-id": Documented(
+        (
+            "an `associated_user` that is not empty but has no `id`: built in code, in an item, or "
+            "user fields without `userId` in a property array"
+        ),
+        "accepted",
+        "`TypeError` / `ValueError` / `CorruptSessionError` naming the id",
+        (
+            "a user without an id cannot own an online session (whose id embeds it); Node's empty "
+            "`{}` is read and kept"
+        ),
+    ),
+    "malformed-pa": Documented(
+        (
+            "property arrays missing `id`, `shop`, `state` or `isOnline`; a non-string `id`, "
+            "`shop`, `state` or `accessToken`; arrays or objects as values; user ids that are not "
+            "integers within 2^53"
+        ),
+        "builds a session that cannot be stored or checked",
+        "`TypeError` / `ValueError` naming the property",
+        "an import fails at the bad row, not later",
+    ),
+    "invalid-date": Documented(
+        (
+            'a date that is an Invalid Date in JavaScript (`"abc"`, epoch ms beyond ±8.64e15, '
+            "month 13)"
+        ),
+        "a session that is never expired and cannot be stored (`toISOString` throws)",
+        "refused naming the field; `CorruptSessionError` for items",
+        'an unreadable expiry must not mean "never expires"',
+    ),
+    "date-range": Documented(
+        (
+            "valid JavaScript dates before year 1 or after 9999 (`8.64e15` ms is year 275760; "
+            "`9999-12-31T23:59:59-05:00`)"
+        ),
+        "read",
+        (
+            "refused naming the field, never a raw `OverflowError`; find and scans skip such items "
+            "with a warning"
+        ),
+        "Python's `datetime` spans years 1 to 9999",
+    ),
+    "exotic-date-strings": Documented(
+        "date strings outside the forms listed below",
+        (
+            'V8\'s lenient fallback parser reads many (`2026/01/15`, `Jan 15 2026`, `"0"` as '
+            "2000-01-01)"
+        ),
+        "`CorruptSessionError` naming the attribute",
+        "V8's heuristics are not a format",
+    ),
+    "local-time": Documented(
+        "a date-time string without an offset",
+        "read in the host's time zone",
+        "read as UTC",
+        (
+            "the same on UTC hosts (Lambda, containers); a service's answer should not depend on "
+            "its host"
+        ),
+    ),
+    "isonline-string": Documented(
+        "`isOnline` stored as S or N",
+        'kept as is, so `"false"` is truthy',
+        (
+            "a bool by `fromPropertyArray`'s rule (`'true'` in any case; a number `!= 0`), "
+            "re-stored as BOOL"
+        ),
+        "Node keeps a latent bug",
+    ),
+    "unreadable-numbers": Documented(
+        (
+            "an attribute outside the session holding a number beyond 2^53 that is not an integer "
+            "literal"
+        ),
+        "`loadSession` throws (its unmarshall)",
+        "the attribute is ignored, like every unknown attribute",
+        (
+            "it is not part of the session; inside `onlineAccessInfo`, where it would be kept, "
+            "Python refuses it too"
+        ),
+    ),
+    "item-types": Documented(
+        (
+            "items with `id`, `shop`, `state` or `isOnline` missing; `id`, `shop`, `state`, "
+            "`scope` or a token not S; `isOnline` not BOOL, S or N; a date not S or N; "
+            "`onlineAccessInfo` not a map, or its known keys of the wrong type (`expires_in` or "
+            "the user `id` not an integer within 2^53, a name not S, a flag not BOOL); binary or "
+            "set values inside it"
+        ),
+        "read as they are",
+        "`CorruptSessionError` naming the attribute (skipped with a warning by find and scans)",
+        "`Session`'s typed fields hold what they say",
+    ),
+    "type-checked": Documented(
+        (
+            "wrong types given to `Session`, `OnlineAccessInfo`, `AssociatedUser` (ids and "
+            "`expires_in` must be integers within 2^53; `extra` must hold JSON values, floats "
+            "within 2^53)"
+        ),
+        "`new Session(anything)`",
+        "`TypeError` / `ValueError` naming the field",
+        "fail where the mistake is, not in DynamoDB or in Node's marshall",
+    ),
+    "lone-surrogates": Documented(
+        "text with a lone UTF-16 surrogate (id, shop, state, scope, tokens, names, `extra`)",
+        "no check",
+        (
+            "store, load, find and delete refuse it with `InvalidSessionError` naming the field, "
+            "before any request"
+        ),
+        (
+            "not valid UTF-8, so not storable as DynamoDB text (checked in "
+            "`tests/test_node_parity.py`)"
+        ),
+    ),
+}
+
+
+def documented_rows() -> list[tuple[str, str, Documented]]:
+    """(id, how it is checked, row) for every documented difference, in the table's order."""
+    ids = {*RULES, *UNIT_TESTED}
+    if set(DOCUMENTED) != ids:
+        raise ValueError(
+            f"rules without a documented row: {sorted(ids - set(DOCUMENTED))}; "
+            f"rows without a rule: {sorted(set(DOCUMENTED) - ids)}"
+        )
+    return [
+        (id, UNIT_TESTED.get(id) or f"differential ({RULES[id].kind})", row)
+        for id, row in DOCUMENTED.items()
+    ]
 
 
 def rewritten(case: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:

@@ -24,8 +24,10 @@ import pytest
 
 from shopify_sessions import (
     DynamoDBSessionStorage,
+    ReauthorizationRequiredError,
     Session,
     ShopifyTokenRefresher,
+    StorageUnavailableError,
     offline_session_id,
     online_session_id,
 )
@@ -344,6 +346,153 @@ def scopes_update_never_overwrites_a_token_refreshed_meanwhile(
     assert session.scope == "write_products"
 
 
+# --- webhooks that never need a token -----------------------------------------------------------
+
+CUSTOMER = {"id": 7, "email": "customer@example.com", "phone": "+15555550123"}
+WEBHOOK_PAYLOADS: dict[str, dict[str, Any]] = {
+    "app/uninstalled": {"id": 1, "name": "Example", "myshopify_domain": SHOP, "domain": SHOP},
+    "shop/redact": {"shop_id": 1, "shop_domain": SHOP},
+    "customers/redact": {
+        "shop_id": 1,
+        "shop_domain": SHOP,
+        "customer": CUSTOMER,
+        "orders_to_redact": [11, 12],
+    },
+    "customers/data_request": {
+        "shop_id": 1,
+        "shop_domain": SHOP,
+        "orders_requested": [11],
+        "customer": CUSTOMER,
+        "data_request": {"id": 9},
+    },
+}
+DELETES_SESSIONS = ("app/uninstalled", "shop/redact")
+
+
+def _installed_with_a_token_due(app: AppDriver) -> AppDriver:
+    """SHOP with an offline and an online session, its offline token due for a refresh (a
+    handler that loaded a fresh session would refresh now), and OTHER_SHOP."""
+    app = app.online()
+    open_app(app, user_id="42")
+    open_app(app, OTHER_SHOP)
+    expire(app.storage, OFFLINE_ID)
+    return app
+
+
+def _refreshes_throttled(app: AppDriver, mp: pytest.MonkeyPatch) -> None:
+    """DynamoDB throttles every refresh: a handler that needs one would answer 5xx."""
+
+    def throttled(*args: Any, **kwargs: Any) -> Session | None:
+        raise StorageUnavailableError("UpdateItem", "sessions", 8, "ThrottlingException")
+
+    patch_storage(app, mp, "load_fresh_session", throttled)
+
+
+def _shopify_down(app: AppDriver) -> None:
+    app.shopify.stop()  # every call to Shopify now fails to connect
+
+
+def _dead_grant(app: AppDriver) -> None:
+    """Shopify refuses the shop's refresh token; a refresh has recorded it in the item."""
+    app.shopify.expire_refresh_token(SHOP)
+    with (
+        app.shopify.client() as http,
+        ShopifyTokenRefresher(
+            app.shopify.client_id, app.shopify.client_secret, http_client=http
+        ) as refresher,
+        pytest.raises(ReauthorizationRequiredError),
+    ):
+        app.storage.load_fresh_session(OFFLINE_ID, refresher)
+
+
+def _answered_without_a_token(topic: str, condition: Callable[[AppDriver], None]) -> Scenario:
+    def scenario(app: AppDriver, mp: pytest.MonkeyPatch) -> None:
+        app = _installed_with_a_token_due(app)
+        condition(app)
+        _refreshes_throttled(app, mp)
+        calls = len(app.shopify.calls)
+        body, headers = webhook(topic, SHOP, WEBHOOK_PAYLOADS[topic])
+
+        answer = app.post("/webhooks", body, headers)
+
+        assert answer.status == 200, answer.body
+        assert len(app.shopify.calls) == calls  # Shopify was not asked for anything
+        mp.undo()
+        left = len(app.storage.find_session_ids_by_shop(SHOP))
+        assert left == (0 if topic in DELETES_SESSIONS else 2)  # offline and online, or none
+        assert len(app.storage.find_session_ids_by_shop(OTHER_SHOP)) == 2  # other shops kept
+
+    what = condition.__name__.strip("_")
+    scenario.__name__ = f"{topic.replace('/', '_')}_webhook_is_answered_with_{what}"
+    return scenario
+
+
+def webhooks_with_a_bad_hmac_are_401_and_change_nothing(
+    app: AppDriver, mp: pytest.MonkeyPatch
+) -> None:
+    open_app(app)
+    before = stored(app)
+    for topic, payload in WEBHOOK_PAYLOADS.items():
+        body, headers = webhook(topic, SHOP, payload, secret="not-the-app-secret")
+        assert app.post("/webhooks", body, headers).status == 401, topic
+        body, headers = webhook(topic, SHOP, payload)
+        tampered = body.replace(b'"shop_id": 1', b'"shop_id": 2').replace(b'"id": 1', b'"id": 2')
+        assert app.post("/webhooks", tampered, headers).status == 401, topic
+    assert app.storage.find_sessions_by_shop(SHOP) == [before]
+
+
+def webhooks_for_a_shop_with_no_session_are_answered(
+    app: AppDriver, mp: pytest.MonkeyPatch
+) -> None:
+    """shop/redact comes 48 hours after app/uninstalled: nothing is left to delete."""
+    for topic, payload in WEBHOOK_PAYLOADS.items():
+        body, headers = webhook(topic, SHOP, payload)
+        assert app.post("/webhooks", body, headers).status == 200, topic
+
+
+def a_verified_webhook_naming_no_shop_is_400(app: AppDriver, mp: pytest.MonkeyPatch) -> None:
+    open_app(app)
+    body, headers = webhook("app/uninstalled", SHOP, {"id": 1})
+    del headers["X-Shopify-Shop-Domain"]
+
+    assert app.post("/webhooks", body, headers).status == 400
+
+    assert app.storage.find_session_ids_by_shop(SHOP) == [OFFLINE_ID]
+
+
+def a_webhook_acts_on_the_shop_its_signed_body_names(
+    app: AppDriver, mp: pytest.MonkeyPatch
+) -> None:
+    """The HMAC covers the body, not the headers: a signed app/uninstalled or shop/redact
+    replayed under another shop's header deletes the signed shop's sessions, never the
+    header's."""
+    open_app(app, OTHER_SHOP)
+    for topic in DELETES_SESSIONS:
+        open_app(app)
+        body, headers = webhook(topic, SHOP, WEBHOOK_PAYLOADS[topic])
+        headers["X-Shopify-Shop-Domain"] = OTHER_SHOP
+
+        assert app.post("/webhooks", body, headers).status == 200
+
+        assert app.storage.find_session_ids_by_shop(SHOP) == [], topic
+        assert app.storage.find_session_ids_by_shop(OTHER_SHOP) == [
+            offline_session_id(OTHER_SHOP)
+        ], topic
+
+
+WEBHOOK_SCENARIOS: list[Scenario] = [
+    *(
+        _answered_without_a_token(topic, condition)
+        for topic in WEBHOOK_PAYLOADS
+        for condition in (_shopify_down, _dead_grant)
+    ),
+    webhooks_with_a_bad_hmac_are_401_and_change_nothing,
+    webhooks_for_a_shop_with_no_session_are_answered,
+    a_verified_webhook_naming_no_shop_is_400,
+    a_webhook_acts_on_the_shop_its_signed_body_names,
+]
+
+
 def job_calls_every_installed_shop(app: AppDriver, mp: pytest.MonkeyPatch) -> None:
     shops = [f"shop{i}.myshopify.com" for i in range(4)]
     for shop in shops:
@@ -398,6 +547,7 @@ SCENARIOS: list[Scenario] = [
     scopes_update_never_overwrites_a_token_refreshed_meanwhile,
     job_calls_every_installed_shop,
     job_calls_at_most_concurrency_shops_at_once,
+    *WEBHOOK_SCENARIOS,
 ]
 
 

@@ -79,5 +79,6 @@ def shop_api(request: HttpRequest, verified: Verified) -> HttpResponse:
 @csrf_exempt  # signed by Shopify (HMAC), no cookie involved
 @require_POST
 def webhooks(request: HttpRequest) -> HttpResponse:
+    """HMAC checked; uninstall and privacy topics answered without a token (docs/guides)."""
     topic = request.headers.get("X-Shopify-Topic")
     return to_response(backend().webhook(shopify_request(request), topic))
