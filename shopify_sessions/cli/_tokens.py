@@ -211,14 +211,6 @@ def _report(
     raise SystemExit(tally.exit_code())
 
 
-def _shop_session(storage: DynamoDBSessionStorage, shop: str) -> Session:
-    session = storage.load_session(offline_session_id(shop))
-    if session is None:
-        fail(f"no offline session for shop {shop!r} in table {storage.table_name!r}")
-    assert session is not None
-    return session
-
-
 def _repaired_note(offline: OfflineScan, outcomes: dict[str, str], done: str) -> str | None:
     """The missing_expiry sessions repaired by a refresh, said once (None: there were none)."""
     count = sum(
