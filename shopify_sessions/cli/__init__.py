@@ -4,7 +4,15 @@ shopify-sessions serve-local --data sessions.jsonl     # a local DynamoDB, no AW
 shopify-sessions --help
 """
 
-from . import _import_from, _local, _sessions, _tables, _tokens, _transfer  # noqa: F401 - they register the commands
+from . import (  # noqa: F401 - they register the commands
+    _doctor,
+    _import_from,
+    _local,
+    _sessions,
+    _tables,
+    _tokens,
+    _transfer,
+)
 from ._app import cli, main
 
 __all__ = ["cli", "main"]

@@ -40,6 +40,7 @@ from shopify_sessions.errors import (
 from shopify_sessions.local.endpoint import MissingExtraError, is_local_endpoint
 
 __all__ = [
+    "FAILURE_ERROR",
     "Settings",
     "cli",
     "confirm",
@@ -51,6 +52,9 @@ __all__ = [
 ]
 
 DEBUG_ENV = "SHOPIFY_SESSIONS_DEBUG"
+# a command attribute: the ClickException (and so the exit code) of its errors, for a command
+# whose exit code 1 means something else (doctor: problems found)
+FAILURE_ERROR = "failure_error"
 MASK = "***"
 
 
@@ -154,6 +158,17 @@ class _Group(click.Group):
     """Turns the errors a command can meet into one line on stderr and exit code 1."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return self._invoke(ctx)
+        except click.ClickException as error:
+            # a command whose exit code 1 means "problems found" (doctor) fails with another
+            command = self.commands.get(ctx.invoked_subcommand or "")
+            failure: type[click.ClickException] | None = getattr(command, FAILURE_ERROR, None)
+            if failure is not None and error.exit_code == 1:
+                raise failure(error.message) from None
+            raise
+
+    def _invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort, BrokenPipeError):

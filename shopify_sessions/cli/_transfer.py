@@ -7,7 +7,7 @@ import logging
 import os
 import stat
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from itertools import islice
 from pathlib import Path
@@ -22,7 +22,7 @@ from shopify_sessions.local.endpoint import write_private_text
 
 from ._app import Settings, cli, env_cipher, fail, progress
 from ._keep_newer import store_unless_newer
-from ._view import scan
+from ._scan import ScanPart, scan_items, scan_options
 
 logger = logging.getLogger("shopify_sessions")
 
@@ -86,13 +86,13 @@ def _check_target(target: str) -> Path | None:
     return path
 
 
-def _write_export(path: Path, target: str, text: str) -> None:
+def _write_export(path: Path, target: str, lines: Iterable[str]) -> None:
     try:
         if path.exists() and not stat.S_ISREG(path.stat().st_mode):
             with path.open("w", encoding="utf-8") as stream:  # a device or pipe: in place
-                stream.write(text)
+                stream.writelines(lines)
         else:
-            write_private_text(path, text)
+            write_private_text(path, lines)
     except OSError as error:
         fail(f"cannot export to {target}: {error.strerror or error}")
 
@@ -105,30 +105,36 @@ def _write_export(path: Path, target: str, text: str) -> None:
     help="Exit 0 even when unreadable items were skipped (default: exit 1, the backup is "
     "incomplete).",
 )
+@scan_options
 @click.pass_obj
-def export(settings: Settings, target: str, skip_corrupt: bool) -> None:
+def export(settings: Settings, target: str, skip_corrupt: bool, scan: ScanPart) -> None:
     """Write every session to FILE (or - for stdout) as JSON Lines, tokens included.
 
     A full backup: one session per line in the Node adapter's plain JSON form, tokens
     decrypted when $SHOPIFY_SESSIONS_TOKEN_KEYS is set. A new or regular file is replaced
     atomically and created readable by its owner only; a device or pipe is written to.
     Unreadable items (corrupt, or tokens that cannot be decrypted) are skipped with a
-    warning, and the exit code is 1 unless --skip-corrupt.
+    warning, and the exit code is 1 unless --skip-corrupt. Sessions are written as they are
+    read (a file appears once whole); --segment / --total-segments export one part.
     """
     path = _check_target(target)
     cipher = env_cipher()
     storage = settings.storage(cipher=cipher)
-    corrupt: list[CorruptSessionError] = []
-    lines = []
-    with progress(f"exporting {storage.table_name!r}") as advance:
-        for entry in scan(storage, advance=advance, corrupt=corrupt):
-            try:
-                opened = open_tokens(entry.session, cipher, table=storage.cipher_table_name)
-            except CorruptSessionError as error:
-                logger.warning("skipped an unreadable session: %s", error)
-                corrupt.append(error)
+    corrupt = 0
+    exported = 0
+
+    def lines() -> Iterator[str]:
+        nonlocal corrupt, exported
+        label = f"exporting {storage.table_name!r}{scan.describe()}"
+        for item in scan_items(storage, scan, label=label):
+            entry = storage.plans.decode(item)  # tokens opened with the environment's keys
+            if isinstance(entry, CorruptSessionError):
+                logger.warning("skipped an unreadable session: %s", entry)
+                corrupt += 1
                 continue
-            lines.append(session_to_node_json_line(opened))
+            exported += 1
+            yield session_to_node_json_line(entry) + "\n"
+
     where = "stdout" if path is None else target
     secrets = "decrypted " if cipher is not None else ""
     click.secho(
@@ -137,16 +143,15 @@ def export(settings: Settings, target: str, skip_corrupt: bool) -> None:
         fg="yellow",
         err=True,
     )
-    text = "".join(line + "\n" for line in lines)
     if path is None:
-        sys.stdout.write(text)
+        sys.stdout.writelines(lines())
         sys.stdout.flush()
     else:
-        _write_export(path, target, text)
-    skipped = f" ({_plural(len(corrupt), 'unreadable item')} skipped)" if corrupt else ""
+        _write_export(path, target, lines())
+    skipped = f" ({_plural(corrupt, 'unreadable item')} skipped)" if corrupt else ""
     click.echo(
-        f"exported {_plural(len(lines), 'session')} from table {storage.table_name!r} "
-        f"to {where}{skipped}",
+        f"exported {_plural(exported, 'session')} from table {storage.table_name!r}"
+        f"{scan.describe()} to {where}{skipped}",
         err=True,
     )
     if corrupt and not skip_corrupt:

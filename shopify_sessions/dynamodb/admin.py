@@ -22,7 +22,7 @@ from .ops import Emit, Plan
 from .table import SessionTable
 from .ttl import TTL_ATTRIBUTE, ttl_for
 
-__all__ = ["TablePlans"]
+__all__ = ["MAX_TOTAL_SEGMENTS", "TablePlans", "check_segment"]
 
 logger = logging.getLogger("shopify_sessions")
 
@@ -72,6 +72,18 @@ class TablePlans(SessionTable):
     def iter_items(self, page_size: int | None = None) -> Plan[None]:
         """Every raw item of the table (Scan, page by page): for admin work and backups."""
         yield from self._scan(page_size, _emit)
+
+    def scan_pages(
+        self, segment: int, total_segments: int, page_size: int | None = None
+    ) -> Plan[None]:
+        """The raw items of one segment of a parallel Scan, emitted a page (a list) at a time.
+
+        The ``total_segments`` segments of one scan hold every item exactly once, so separate
+        processes (hosts, Lambda invocations, job indexes) can each read one; a page at a time
+        keeps the memory of a reader bounded by ``page_size``, not by the table.
+        """
+        check_segment(segment, total_segments)
+        yield from self._scan(page_size, _emit, (segment, total_segments), pages=True)
 
     def iter_sessions(self, *, strict: bool = False) -> Plan[None]:
         """Every session of the table (Scan); corrupt items skipped with a warning unless strict."""
@@ -200,16 +212,28 @@ class TablePlans(SessionTable):
     # --- the table's own requests ----------------------------------------------------------------
 
     def _scan(
-        self, page_size: int | None, each: Callable[[dict[str, Any]], Plan[None]]
+        self,
+        page_size: int | None,
+        each: Callable[[Any], Plan[None]],
+        segment: tuple[int, int] | None = None,
+        *,
+        pages: bool = False,
     ) -> Plan[None]:
-        """Scan every page, running ``each`` on every item as it comes."""
+        """Scan every page (of one ``(segment, total_segments)`` when given), running ``each``
+        on every item as it comes, or on every page's list of items with ``pages``."""
         request: dict[str, Any] = {"TableName": self.table_name}
         if page_size is not None:
             request["Limit"] = page_size
+        if segment is not None:
+            request["Segment"], request["TotalSegments"] = segment
         while True:
             page = yield from self.requests.call("Scan", request)
-            for item in page.get("Items", []):
-                yield from each(item)
+            items = page.get("Items", [])
+            if pages:
+                yield from each(items)
+            else:
+                for item in items:
+                    yield from each(item)
             if not page.get("LastEvaluatedKey"):
                 return
             request = {**request, "ExclusiveStartKey": page["LastEvaluatedKey"]}
@@ -217,3 +241,19 @@ class TablePlans(SessionTable):
 
 def _emit(value: Any) -> Plan[None]:
     yield Emit(value)
+
+
+MAX_TOTAL_SEGMENTS = 1_000_000  # DynamoDB's limit on a parallel Scan's TotalSegments
+
+
+def check_segment(segment: int, total_segments: int) -> None:
+    """A parallel Scan's segment, checked before any request (DynamoDB's own limits)."""
+    if not 1 <= total_segments <= MAX_TOTAL_SEGMENTS:
+        raise ValueError(
+            f"total_segments must be 1 to {MAX_TOTAL_SEGMENTS:,}, got {total_segments}"
+        )
+    if not 0 <= segment < total_segments:
+        raise ValueError(
+            f"segment must be 0 to {total_segments - 1} (zero-based, below total_segments), "
+            f"got {segment}"
+        )

@@ -63,4 +63,5 @@ class DynamoDBSessionStorage(TableStorage, LoadsFreshSessions):
     enable_ttl = driven(TablePlans.enable_ttl)
     re_encrypt = driven(TablePlans.re_encrypt)
     iter_items = streamed(TablePlans.iter_items)
+    scan_pages = streamed(TablePlans.scan_pages)
     iter_sessions = streamed(TablePlans.iter_sessions)

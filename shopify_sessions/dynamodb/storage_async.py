@@ -72,4 +72,5 @@ class AsyncDynamoDBSessionStorage(TableStorage, AsyncLoadsFreshSessions):
     enable_ttl = awaited(TablePlans.enable_ttl)
     re_encrypt = awaited(TablePlans.re_encrypt)
     iter_items = streamed_async(TablePlans.iter_items)
+    scan_pages = streamed_async(TablePlans.scan_pages)
     iter_sessions = streamed_async(TablePlans.iter_sessions)

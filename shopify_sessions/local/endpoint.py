@@ -27,7 +27,7 @@ import logging
 import os
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -81,13 +81,14 @@ def _check_moto_server() -> None:
         ) from None
 
 
-def write_private_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically, readable by the owner only (it holds tokens)."""
+def write_private_text(path: Path, text: str | Iterable[str]) -> None:
+    """Write ``text`` (or its pieces, as they come) to ``path`` atomically, readable by the
+    owner only (it holds tokens): the file appears whole, or not at all."""
     directory = path.resolve().parent
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as file:  # mkstemp's file is 0600 already
-            file.write(text)
+            file.writelines([text] if isinstance(text, str) else text)
             file.flush()
             os.fsync(file.fileno())  # the data is on disk before the name points at it
         os.replace(temporary, path)
