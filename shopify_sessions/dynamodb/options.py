@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from botocore.config import Config
 
@@ -21,13 +21,16 @@ from .ttl import DEFAULT_TTL_GRACE
 
 if TYPE_CHECKING:
     from .cipher import TokenCipher
-    from .lease import DynamoDBLeaseStore
+    from .lease import LeasePlans
     from .model import SessionModel
 
 __all__ = ["TableStorage"]
 
+LeaseStoreT = TypeVar("LeaseStoreT")  # the storage's lease store: blocking or awaited
+FlightsT = TypeVar("FlightsT")  # and its single flight
 
-class TableStorage:
+
+class TableStorage(Generic[LeaseStoreT, FlightsT]):
     """Sessions in a DynamoDB table shared, item for item, with Shopify's Node adapter.
 
     Names resolve as: arguments, then ``SHOPIFY_SESSIONS_TABLE`` /
@@ -54,8 +57,6 @@ class TableStorage:
     tasks in one event-loop turn go out as BatchGetItem / BatchWriteItem, each caller getting
     its own answer; the blocking storage sends each call as it comes.
     """
-
-    driver: Any  # each storage's own: what carries the plans out
 
     def __init__(
         self,
@@ -107,34 +108,35 @@ class TableStorage:
             ttl_grace=ttl_grace,
         )
         self.coalesce = coalesce
-        self._refresh_parts: tuple[DynamoDBLeaseStore, Any] | None = None
-        self._refresh_parts_lock = threading.Lock()
+        self._refresh_cache: tuple[LeaseStoreT, FlightsT] | None = None
+        self._refresh_cache_lock = threading.Lock()
         self._start()
 
     def _start(self) -> None:
         """Set up what carries the plans out (the driver): each storage's own part."""
         raise NotImplementedError
 
-    def _new_flights(self) -> Any:
-        """The single flight of this storage's kind (blocking or asyncio): its own part."""
+    def _refresh_parts(self) -> tuple[LeaseStoreT, FlightsT]:
+        """A lease store and a single flight of this storage's kind: each storage's own part."""
         raise NotImplementedError
 
-    @property
-    def _lease_store(self) -> DynamoDBLeaseStore:
-        """The lease operations (made at the first ``load_fresh_session``)."""
-        store: DynamoDBLeaseStore = self._refreshing()[0]
-        return store
+    def _lease_plans(self) -> LeasePlans:
+        from .lease import LeasePlans
 
-    def _refreshing(self) -> tuple[Any, Any]:
+        return LeasePlans(self.plans)
+
+    @property
+    def _lease_store(self) -> LeaseStoreT:
+        """The lease operations (made at the first ``load_fresh_session``)."""
+        return self._refreshing()[0]
+
+    def _refreshing(self) -> tuple[LeaseStoreT, FlightsT]:
         """Lease store and single flight, made once (under a lock: two single flights would
         let two callers of this process refresh the same token)."""
-        with self._refresh_parts_lock:
-            if self._refresh_parts is None:
-                from .lease import DynamoDBLeaseStore, LeasePlans
-
-                store = DynamoDBLeaseStore(LeasePlans(self.plans), self.driver)
-                self._refresh_parts = (store, self._new_flights())
-            return self._refresh_parts
+        with self._refresh_cache_lock:
+            if self._refresh_cache is None:
+                self._refresh_cache = self._refresh_parts()
+            return self._refresh_cache
 
     def _bind_model(self) -> type[SessionModel]:
         from .model import bind_model

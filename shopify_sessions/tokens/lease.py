@@ -31,13 +31,10 @@ from shopify_sessions.domain.session import Session
 from shopify_sessions.errors import SessionStorageError
 
 from .errors import ReauthorizationRequiredError, TokenRefreshError
-from .fresh_methods import DEFAULT_LEASE, DEFAULT_WITHIN
 from .grants import refresh_blocker
 
 __all__ = [
     "DEAD_REFRESH_TOKEN",
-    "DEFAULT_LEASE",
-    "DEFAULT_WITHIN",
     "LEASE_ATTRIBUTES",
     "LEASE_EXPIRES",
     "LEASE_HOLDER",
