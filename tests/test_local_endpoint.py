@@ -19,7 +19,7 @@ import pytest
 from shopify_sessions import DynamoDBSessionStorage
 from shopify_sessions.local.endpoint import LOCAL_CREDENTIALS, LocalEndpoint
 from tests.factories import offline
-from tests.test_cli import _serve, free_port
+from tests.support.cli_runs import free_port, serve_local
 
 LIST_TABLES = {
     "X-Amz-Target": "DynamoDB_20120810.ListTables",
@@ -90,7 +90,7 @@ def test_other_aws_services_are_not_served(endpoint: LocalEndpoint) -> None:
 def test_writes_reach_the_data_file_before_a_kill_9(tmp_path: Path) -> None:
     port, data = free_port(), tmp_path / "sessions.jsonl"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    server = _serve(port, data, env)
+    server = serve_local(port, data, env)
     try:
         storage = DynamoDBSessionStorage(host=f"http://127.0.0.1:{port}", **LOCAL_CREDENTIALS)
         for n in range(3):
@@ -108,7 +108,7 @@ def test_writes_reach_the_data_file_before_a_kill_9(tmp_path: Path) -> None:
     assert len(data.read_text().splitlines()) == 3
     assert stat.S_IMODE(data.stat().st_mode) == 0o600
     assert [p.name for p in tmp_path.iterdir()] == ["sessions.jsonl"]  # no temp file left
-    restarted = _serve(port, data, env)
+    restarted = serve_local(port, data, env)
     try:
         assert storage.load_session(offline("shop1.myshopify.com").id) is not None
     finally:
