@@ -21,7 +21,7 @@ from shopify_sessions.tokens.lease import (
 
 from .codec import item_to_session
 from .ops import Plan
-from .table import SessionTable
+from .table import SessionPlans
 
 if TYPE_CHECKING:  # the drivers: the async one brings aiobotocore
     from .driver import Driver
@@ -40,7 +40,7 @@ _NAMES = {
 class LeasePlans:
     """The five lease operations ``tokens.fresh`` needs, as plans on one table."""
 
-    def __init__(self, table: SessionTable) -> None:
+    def __init__(self, table: SessionPlans) -> None:
         self.table = table
 
     def read(self, id: str) -> Plan[Snapshot | None]:

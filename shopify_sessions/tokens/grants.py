@@ -1,7 +1,7 @@
 """Shopify's token endpoint without I/O: what to send, how to read the answer, when to retry.
 
 ``exchange(...)`` is a generator in the sans-IO style: it yields an :class:`HttpRequest` (or a
-:class:`Pause`), is sent back an :class:`HttpAnswer` or a :class:`TransportFailure`, and
+:class:`~.steps.Sleep`), is sent back an :class:`HttpAnswer` or a :class:`TransportFailure`, and
 returns the validated answer. A thin driver (``refresher.py``) does the HTTP and the sleeping,
 so every decision (retry, backoff, ``Retry-After``, the deadline, what counts as a dead grant,
 what a valid answer is) lives here once.
@@ -22,6 +22,7 @@ from typing import Any
 from shopify_sessions.domain.session import Session
 
 from .errors import ReauthorizationRequiredError, TokenRefreshError
+from .steps import Sleep
 
 __all__ = [
     "OFFLINE_TOKEN_TYPE",
@@ -30,7 +31,6 @@ __all__ = [
     "Exchange",
     "HttpAnswer",
     "HttpRequest",
-    "Pause",
     "TransportFailure",
     "exchange",
     "migration_body",
@@ -86,11 +86,6 @@ class TransportFailure:
     what: str
 
 
-@dataclass(frozen=True)
-class Pause:
-    seconds: float
-
-
 def token_url(shop: str) -> str:
     """``https://{shop}/admin/oauth/access_token``; the shop must be a bare host name."""
     if not isinstance(shop, str) or not _SHOP.match(shop):
@@ -120,7 +115,7 @@ def migration_body(client_id: str, client_secret: str, offline_token: str) -> di
     }
 
 
-Exchange = Generator[HttpRequest | Pause, HttpAnswer | TransportFailure | None, _Result]
+Exchange = Generator[HttpRequest | Sleep, HttpAnswer | TransportFailure | None, _Result]
 
 
 def exchange(
@@ -154,7 +149,7 @@ def exchange(
                 f"attempt{'s' if attempts != 1 else ''} within {timeout:g} s: {problem}",
                 shop=shop,
             )
-        yield Pause(wait)
+        yield Sleep(wait)
 
 
 def _retry_plan(

@@ -21,7 +21,6 @@ from .errors import ReauthorizationRequiredError
 from .grants import (
     HttpAnswer,
     HttpRequest,
-    Pause,
     TransportFailure,
     exchange,
     migration_body,
@@ -29,6 +28,7 @@ from .grants import (
     refresh_body,
     refreshed_session,
 )
+from .steps import Sleep
 
 if TYPE_CHECKING:
     import httpx
@@ -37,7 +37,7 @@ __all__ = ["SessionFlow", "TokenEndpoint", "http_answer", "post_arguments", "tra
 
 redact.install()  # httpx's and httpcore's DEBUG logs would show the request bodies
 
-SessionFlow = Generator[HttpRequest | Pause, HttpAnswer | TransportFailure | None, Session]
+SessionFlow = Generator[HttpRequest | Sleep, HttpAnswer | TransportFailure | None, Session]
 C = TypeVar("C")  # the httpx client type: httpx.Client or httpx.AsyncClient
 
 

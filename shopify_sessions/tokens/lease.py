@@ -32,6 +32,7 @@ from shopify_sessions.errors import SessionStorageError
 
 from .errors import ReauthorizationRequiredError, TokenRefreshError
 from .grants import refresh_blocker
+from .steps import Sleep
 
 __all__ = [
     "DEAD_REFRESH_TOKEN",
@@ -49,7 +50,6 @@ __all__ = [
     "StoreNewest",
     "TakeLease",
     "TokenRefresher",
-    "Wait",
     "check_lease",
     "fingerprint",
     "fresh_session",
@@ -142,12 +142,7 @@ class ReleaseLease:
     holder: str
 
 
-@dataclass(frozen=True)
-class Wait:
-    seconds: float
-
-
-Operation = Read | TakeLease | Refresh | StoreNewest | MarkDead | ReleaseLease | Wait
+Operation = Read | TakeLease | Refresh | StoreNewest | MarkDead | ReleaseLease | Sleep
 Flow = Generator[Operation, Any, Session | None]
 
 
@@ -231,7 +226,7 @@ def fresh_session(
                 shop=session.shop,
             )
         else:
-            yield Wait(pause)
+            yield Sleep(pause)
             pause = min(pause * 2, MAX_PAUSE)
         snapshot = yield Read(id)
     return None

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 
 from shopify_sessions.domain.session import Session
 
-from .grants import HttpAnswer, HttpRequest, Pause, TransportFailure
+from .grants import HttpAnswer, HttpRequest, TransportFailure
 from .http import SessionFlow, TokenEndpoint, http_answer, post_arguments, transport_failure
-from .steps import Steps
+from .steps import Sleep, Steps
 
 if TYPE_CHECKING:
     import httpx
@@ -73,7 +73,7 @@ class ShopifyTokenRefresher(TokenEndpoint["httpx.Client"]):
     def _run(self, flow: SessionFlow) -> Session:
         steps = Steps(flow)
         for step in steps:
-            if isinstance(step, Pause):
+            if isinstance(step, Sleep):
                 time.sleep(step.seconds)
             else:
                 steps.reply(self._send(step))
