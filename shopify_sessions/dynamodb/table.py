@@ -4,8 +4,8 @@ Data path, going down: ``Session`` --codec--> bound ``SessionModel`` --serialize
 tokens sealed (``cipher``) and a ``ttl`` added on the way in, and back. Each method returns a
 plan (see :mod:`.ops`) of the requests to send; ``DynamoDBSessionStorage`` runs it blocking,
 ``AsyncDynamoDBSessionStorage`` awaits it. Table administration (create, verify, scans, TTL,
-re-encryption) is added by :class:`~.admin.TablePlans`, which extends this class and is what the
-storages hold.
+re-encryption) is added by :class:`~.admin.TablePlans`, which extends this class
+and is what the storages hold.
 """
 
 from __future__ import annotations
