@@ -1,7 +1,7 @@
 """Shopify's token endpoint without I/O: what to send, how to read the answer, when to retry.
 
 ``exchange(...)`` is a generator in the sans-IO style: it yields an :class:`HttpRequest` (or a
-:class:`~.steps.Sleep`), is sent back an :class:`HttpAnswer` or a :class:`TransportFailure`, and
+``Sleep``), is sent back an :class:`HttpAnswer` or a :class:`TransportFailure`, and
 returns the validated answer. A thin driver (``refresher.py``) does the HTTP and the sleeping,
 so every decision (retry, backoff, ``Retry-After``, the deadline, what counts as a dead grant,
 what a valid answer is) lives here once.
