@@ -1,7 +1,7 @@
 """How modules import each other: no import circle in the package, no test importing a test.
 
 A circle makes the import order matter and hides the layers (the token path once closed one:
-lease -> fresh_methods -> fresh -> lease). Tests take their helpers from ``tests/support/``, so
+four modules of the token path). Tests take their helpers from ``tests/support/``, so
 running one test file never collects another's tests and fixtures.
 """
 
