@@ -1,8 +1,8 @@
 """How modules import each other: no import circle in the package, no test importing a test.
 
-A circle makes the import order matter and hides the layers (the token path once closed one:
-four modules of the token path). Tests take their helpers from ``tests/support/``, so
-running one test file never collects another's tests and fixtures.
+A circle makes the import order matter and hides the layers (four modules of the token path
+once closed one). Tests take their helpers from ``tests/support/``, so running one test file
+never collects another's tests and fixtures.
 """
 
 from __future__ import annotations
