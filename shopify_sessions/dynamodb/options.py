@@ -31,31 +31,44 @@ FlightsT = TypeVar("FlightsT")  # and its single flight
 
 
 class TableStorage(Generic[LeaseStoreT, FlightsT]):
-    """Sessions in a DynamoDB table shared, item for item, with Shopify's Node adapter.
+    """What both DynamoDB storages are made of: their constructor's arguments, resolved once.
 
-    Names resolve as: arguments, then ``SHOPIFY_SESSIONS_TABLE`` /
-    ``SHOPIFY_SESSIONS_SHOP_INDEX``, then ``shopify_sessions`` / ``shop_index``. Region and
-    endpoint: arguments, then ``AWS_REGION`` / ``AWS_DEFAULT_REGION`` and
-    ``AWS_ENDPOINT_URL_DYNAMODB`` / ``AWS_ENDPOINT_URL``; credentials: arguments, then
-    botocore's usual chain (a loopback endpoint gets placeholders: it checks no signature).
+    ``DynamoDBSessionStorage`` and ``AsyncDynamoDBSessionStorage`` take these arguments and add
+    only a driver that carries the plans out. Reads of whole items are strongly consistent.
 
-    ``page_size`` caps the keys per index query page (``None``: DynamoDB's 1 MB pages); every
-    page is read either way. Reads of whole items are strongly consistent. ``max_concurrency``
-    bounds the requests one call sends at once (chunks of a large batch, per-item fallbacks).
-    ``retry`` says how failed requests and unprocessed batch parts are retried.
-    ``botocore_config``: a ``botocore.config.Config`` whose explicitly set ``connect_timeout``,
-    ``read_timeout``, ``max_pool_connections`` and ``retries`` (``total_max_attempts`` or
-    ``max_attempts``, when ``retry`` is not given) are applied.
-    ``token_cipher`` encrypts access and refresh tokens at rest (the Node adapter cannot read
-    such items); without it, plaintext tokens are stored exactly as Node stores them.
-    Ciphertexts are bound to ``cipher_table_name`` (default: the table's name), so a value
-    copied into another table does not decrypt; after copying items to a renamed table, pass
-    the old name until ``re_encrypt`` has run.
-    ``ttl_grace``: sessions with a natural end get a ``ttl`` attribute (epoch seconds) that
-    long after it, for DynamoDB's TTL to remove them; ``None`` writes no ``ttl``.
-    ``coalesce`` (the async storage's): plain loads, stores and deletes issued by concurrent
-    tasks in one event-loop turn go out as BatchGetItem / BatchWriteItem, each caller getting
-    its own answer; the blocking storage sends each call as it comes.
+    Args:
+        session_table_name: The table; default ``SHOPIFY_SESSIONS_TABLE``, then
+            ``shopify_sessions``.
+        shop_index_name: The index on ``shop``; default ``SHOPIFY_SESSIONS_SHOP_INDEX``, then
+            ``shop_index``.
+        region: Default ``AWS_REGION``, then ``AWS_DEFAULT_REGION``.
+        host: The endpoint URL; default ``AWS_ENDPOINT_URL_DYNAMODB``, then
+            ``AWS_ENDPOINT_URL``, then AWS's.
+        aws_access_key_id: Default: botocore's usual chain (a loopback endpoint gets
+            placeholders: it checks no signature).
+        aws_secret_access_key: As ``aws_access_key_id``.
+        aws_session_token: For temporary credentials.
+        page_size: Keys per index query page (``None``: DynamoDB's 1 MB pages); every page is
+            read either way.
+        max_concurrency: The most requests one call sends at once (chunks of a large batch,
+            per-item fallbacks).
+        retry: How failed requests and unprocessed batch parts are retried.
+        token_cipher: Encrypts access and refresh tokens at rest (the Node adapter cannot read
+            such items); without it, tokens are stored in plaintext exactly as Node stores them.
+        cipher_table_name: The name ciphertexts are bound to (default: the table's), so a value
+            copied into another table does not decrypt; after copying items to a renamed
+            table, pass the old name until ``re_encrypt`` has run.
+        ttl_grace: Sessions with a natural end get a ``ttl`` attribute (epoch seconds) this
+            long after it, for DynamoDB's TTL to remove them; ``None`` writes no ``ttl``.
+        botocore_config: A ``botocore.config.Config`` whose explicitly set
+            ``connect_timeout``, ``read_timeout``, ``max_pool_connections`` and ``retries``
+            (``total_max_attempts`` or ``max_attempts``, when ``retry`` is not given) apply.
+        coalesce: The async storage's: plain loads, stores and deletes issued by concurrent
+            tasks in one event-loop turn go out as BatchGetItem / BatchWriteItem, each caller
+            getting its own answer; the blocking storage sends each call as it comes.
+
+    Raises:
+        ValueError: ``page_size`` is not a positive number.
     """
 
     def __init__(
