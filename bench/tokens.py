@@ -278,8 +278,8 @@ def tokens_markdown(section: TokenSection) -> list[str]:
         f"Wait: per worker, from the common start to its token; p50 / p99 over all "
         f"{fleet_.waits} waits of a mode. A fleet worker in a process other than the lease "
         f"holder's re-reads the item after pauses of {FIRST_PAUSE * 1000:.0f} ms, doubling up "
-        f"to {MAX_PAUSE * 1000:.0f} ms (`shopify_sessions/tokens/lease.py`), so a read that "
-        "lands just before the new pair is stored sees it up to that much later.",
+        f"to {MAX_PAUSE * 1000:.0f} ms (`shopify_sessions/tokens/lease.py`), "
+        "so a read that lands just before the new pair is stored sees it up to that much later.",
         "",
     ]
     return lines

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,134 +32,25 @@ from shopify_sessions.formats.node_json import (
     session_to_node_json,
 )
 from tests.conftest import raw_dynamodb_client
-from tests.support.cli_process import CLI as CLI  # imported from here by other test modules
-from tests.support.cli_process import run_cli
-from tests.support.cli_process import serve_local as _serve
+from tests.support.cli_runs import (
+    ALPHA,
+    BETA,
+    NOW,
+    assert_no_token,
+    assert_one_line_error,
+    free_port,
+    jsonl,
+    raw_items,
+    run,
+    secret_token,
+    serve_local,
+    sessions,
+    storage,
+    tokens_of,
+)
 from tests.support.proxy import DynamoProxy, Fault
 
 SCRIPT = Path(sys.executable).parent / "shopify-sessions"
-NOW = datetime.now(timezone.utc)
-ALPHA, BETA = "alpha.myshopify.com", "beta.myshopify.com"
-
-
-def _token(prefix: str) -> str:
-    # letters that ordinary output never strings together, so any leaked piece is found
-    return prefix + "".join(random.choices("QXZJVKW", k=24))
-
-
-class Run:
-    """One finished subprocess: exit code, stdout, stderr."""
-
-    def __init__(self, process: subprocess.CompletedProcess[str]) -> None:
-        self.code = process.returncode
-        self.out = process.stdout
-        self.err = process.stderr
-
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-    def __repr__(self) -> str:
-        return f"Run(code={self.code}, out={self.out[-2000:]!r}, err={self.err[-2000:]!r})"
-
-
-def run(
-    *args: str,
-    endpoint: str | None = None,
-    table: str | None = None,
-    env: dict[str, str] | None = None,
-    stdin: str | None = None,
-    command: list[str] | None = None,
-) -> Run:
-    options = []
-    if endpoint is not None:
-        options += ["--endpoint-url", endpoint]
-    if table is not None:
-        options += ["--table", table]
-    environment = {**os.environ, **(env or {})}
-    if command is None:  # python -m shopify_sessions.cli, forked from a zygote
-        process = run_cli([*options, *args], environment, stdin, timeout=60)
-    else:
-        process = subprocess.run(
-            [*command, *options, *args],
-            env=environment,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-    result = Run(process)
-    assert "Traceback" not in result.err, result
-    return result
-
-
-def assert_one_line_error(result: Run, *fragments: str) -> None:
-    assert result.code != 0, result
-    lines = result.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result
-    for fragment in fragments:
-        assert fragment in lines[0], result
-
-
-def assert_no_token(text: str, tokens: list[str]) -> None:
-    for token in tokens:
-        assert token[:6] not in text, f"token prefix {token[:6]!r} shown"
-        for start in range(len(token) - 4):
-            assert token[start : start + 5] not in text, "a piece of a token is shown"
-
-
-def sessions() -> list[Session]:
-    """Two shops: offline and online sessions, one with a refresh token."""
-    return [
-        Session(
-            id=f"offline_{ALPHA}",
-            shop=ALPHA,
-            state="s1",
-            is_online=False,
-            scope="write_products",
-            access_token=_token("shpat_"),
-        ),
-        Session(
-            id=f"{ALPHA}_7",
-            shop=ALPHA,
-            state="s2",
-            is_online=True,
-            scope="read_orders",
-            expires=NOW - timedelta(days=1),
-            access_token=_token("shpua_"),
-            online_access_info=node_json_to_session(
-                {
-                    "id": "x",
-                    "shop": "x",
-                    "state": "x",
-                    "isOnline": True,
-                    "onlineAccessInfo": {
-                        "expires_in": 86400,
-                        "associated_user_scope": "read_orders",
-                        "associated_user": {"id": 7, "first_name": "Grace", "email": "g@e.com"},
-                    },
-                }
-            ).online_access_info,
-        ),
-        Session(
-            id=f"offline_{BETA}",
-            shop=BETA,
-            state="s3",
-            is_online=False,
-            expires=NOW - timedelta(hours=2),
-            access_token=_token("shpat_"),
-            refresh_token=_token("shprt_"),
-            refresh_token_expires=NOW + timedelta(days=30),
-        ),
-    ]
-
-
-def tokens_of(items: list[Session]) -> list[str]:
-    return [t for s in items for t in (s.access_token, s.refresh_token) if t]
-
-
-def jsonl(items: list[Session]) -> str:
-    return "".join(json.dumps(session_to_node_json(s)) + "\n" for s in items)
 
 
 @pytest.fixture
@@ -177,22 +66,6 @@ def table(endpoint: str) -> Iterator[str]:
     yield name
     client = raw_dynamodb_client(endpoint)
     client.delete_table(TableName=name)
-
-
-def storage(endpoint: str, table: str, **kwargs: Any) -> DynamoDBSessionStorage:
-    return DynamoDBSessionStorage(table, host=endpoint, **kwargs)
-
-
-def raw_items(endpoint: str, table: str) -> dict[str, dict[str, Any]]:
-    client = raw_dynamodb_client(endpoint)
-    return {i["id"]["S"]: i for i in client.scan(TableName=table, ConsistentRead=True)["Items"]}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 # --- node_json, in process -------------------------------------------------------------------
@@ -397,10 +270,10 @@ def test_restoring_an_old_backup_keeps_newer_tokens_unless_forced(
     rotated = items[2].copy()
     for hours in (1, 2):  # two rotations since the backup: its refresh token is dead
         rotated.expires = NOW + timedelta(hours=hours)
-        rotated.access_token, rotated.refresh_token = _token("shpat_"), _token("shprt_")
+        rotated.access_token, rotated.refresh_token = secret_token("shpat_"), secret_token("shprt_")
         target.store_session(rotated)
     reinstalled = items[0].copy()  # a non-expiring token, reinstalled after the backup
-    reinstalled.access_token = _token("shpat_")
+    reinstalled.access_token = secret_token("shpat_")
     target.store_session(reinstalled)
 
     restored = run("import", str(backup), endpoint=endpoint, table=table)
@@ -420,7 +293,12 @@ def test_restoring_an_old_backup_keeps_newer_tokens_unless_forced(
 def test_purge_expired_dry_run_then_for_real(endpoint: str, table: str) -> None:
     def offline(name: str, **fields: Any) -> Session:
         return Session(
-            id=name, shop=ALPHA, state="s", is_online=False, access_token=_token("shpat_"), **fields
+            id=name,
+            shop=ALPHA,
+            state="s",
+            is_online=False,
+            access_token=secret_token("shpat_"),
+            **fields,
         )
 
     past, future = NOW - timedelta(hours=1), NOW + timedelta(hours=1)
@@ -429,16 +307,16 @@ def test_purge_expired_dry_run_then_for_real(endpoint: str, table: str) -> None:
         offline(
             "expired_refresh_expired",
             expires=past,
-            refresh_token=_token("shprt_"),
+            refresh_token=secret_token("shprt_"),
             refresh_token_expires=past,
         ),
         offline(
             "expired_refresh_valid",
             expires=past,
-            refresh_token=_token("shprt_"),
+            refresh_token=secret_token("shprt_"),
             refresh_token_expires=future,
         ),
-        offline("expired_refresh_forever", expires=past, refresh_token=_token("shprt_")),
+        offline("expired_refresh_forever", expires=past, refresh_token=secret_token("shprt_")),
         offline("never_expires"),
         offline("valid", expires=future),
     ]
@@ -550,7 +428,7 @@ def test_serve_local_keeps_sessions_across_restarts(tmp_path: Path) -> None:
     source = tmp_path / "in.jsonl"
     source.write_text(jsonl(items))
 
-    server = _serve(port, data, env)
+    server = serve_local(port, data, env)
     try:
         imported = run("import", str(source), env=env)
         assert imported.code == 0 and "imported 3 sessions" in imported.out, imported
@@ -559,7 +437,7 @@ def test_serve_local_keeps_sessions_across_restarts(tmp_path: Path) -> None:
     assert "saved 3 sessions" in out
     assert len(data.read_text().splitlines()) == 3
 
-    server = _serve(port, data, env)
+    server = serve_local(port, data, env)
     try:
         listed = run("list", "--json", env=env)
         assert listed.code == 0, listed
@@ -579,13 +457,13 @@ def test_purge_leaves_a_session_refreshed_after_the_scan(endpoint: str, table: s
         shop=ALPHA,
         state="s",
         is_online=False,
-        access_token=_token("shpat_"),
+        access_token=secret_token("shpat_"),
         expires=NOW - timedelta(hours=1),
     )
     target.store_session(stale)
     (scanned,) = scan(target)
     fresh = stale.copy()
-    fresh.access_token, fresh.expires = _token("shpat_"), NOW + timedelta(hours=1)
+    fresh.access_token, fresh.expires = secret_token("shpat_"), NOW + timedelta(hours=1)
     target.store_session(fresh)  # the app refreshed it meanwhile
     assert _delete_if_unchanged(target, scanned) is False
     assert target.load_session("refreshed") == fresh

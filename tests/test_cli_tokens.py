@@ -16,8 +16,8 @@ import pytest
 
 from shopify_sessions import DynamoDBSessionStorage, Session, offline_session_id
 from shopify_sessions.testing import FakeShopify
+from tests.support.cli_runs import CLI, Run, run
 from tests.support.proxy import DynamoProxy, Fault
-from tests.test_cli import CLI, Run, run
 from tests.tokens_support import installed
 
 SHOPS = [f"shop{n}.myshopify.com" for n in range(4)]

@@ -25,7 +25,7 @@ from shopify_sessions import (
 from shopify_sessions.testing import FakeShopify
 from shopify_sessions.tokens.lease import LEASE_ATTRIBUTES, Snapshot
 from tests.conftest import Backend, _backend
-from tests.support.leases import until_leased
+from tests.support.slow_refresh import AnsweredAfter, SlowReturn, while_leased
 from tests.tokens_support import SHOP, installed, refresher
 
 SOON = timedelta(minutes=2)  # inside the default 5-minute window
@@ -151,61 +151,10 @@ def test_a_malformed_answer_stores_nothing(backend: Backend, fake_shopify: FakeS
     assert fresh is not None and fresh.access_token == fake_shopify.active_token(SHOP)
 
 
-def _while_leased(
-    storage: Any, id: str, action: Any, done: threading.Event | None = None
-) -> threading.Thread:
-    """Run ``action`` once a refresh holds the lease (its call to Shopify is under way), then
-    set ``done``."""
-
-    def run() -> None:
-        try:
-            until_leased(storage, id)
-            action()
-        finally:
-            if done is not None:
-                done.set()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread
-
-
-class _AnsweredAfter:
-    """A real refresh whose call to Shopify is answered only after ``meanwhile`` is set (5 s at
-    most): what the test does meanwhile happens while the lease is held and the refresh is
-    unanswered, as during a slow call to Shopify, with no sleep that is probably long enough."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner, self.timeout = inner, inner.timeout
-        self.meanwhile = threading.Event()
-
-    def refresh(self, session: Session) -> Session:
-        self.meanwhile.wait(5)  # Shopify answers from its state after it: as after a latency
-        fresh: Session = self.inner.refresh(session)
-        return fresh
-
-
-class _SlowReturn:
-    """A real refresh whose answer is slow to come back: once Shopify rotated the pair
-    (``rotated``), it comes back only when the test sets ``meanwhile`` (5 s at most), so what
-    the test does meanwhile is done before, not a fixed sleep that is probably long enough."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner, self.timeout = inner, inner.timeout
-        self.rotated = threading.Event()
-        self.meanwhile = threading.Event()
-
-    def refresh(self, session: Session) -> Session:
-        fresh: Session = self.inner.refresh(session)
-        self.rotated.set()
-        self.meanwhile.wait(5)
-        return fresh
-
-
 def test_a_newer_pair_stored_meanwhile_wins(backend: Backend, fake_shopify: FakeShopify) -> None:
     storage = backend.storage()
     old = _stored(storage, fake_shopify)
-    slow = _SlowReturn(refresher(fake_shopify))
+    slow = SlowReturn(refresher(fake_shopify))
 
     def unguarded_refresh() -> None:  # Node's pattern: refresh, then a plain store
         try:
@@ -230,8 +179,8 @@ def test_an_uninstall_during_the_refresh_is_never_undone(
 ) -> None:
     storage = backend.storage()
     old = _stored(storage, fake_shopify)
-    slow = _AnsweredAfter(refresher(fake_shopify))
-    thread = _while_leased(storage, old.id, lambda: storage.delete_session(old.id), slow.meanwhile)
+    slow = AnsweredAfter(refresher(fake_shopify))
+    thread = while_leased(storage, old.id, lambda: storage.delete_session(old.id), slow.meanwhile)
     assert storage.load_fresh_session(old.id, slow) is None
     thread.join()
     assert storage.load_session(old.id) is None
@@ -242,14 +191,14 @@ def test_a_reinstall_during_the_refresh_is_the_answer(
 ) -> None:
     storage = backend.storage()
     old = _stored(storage, fake_shopify)
-    slow = _AnsweredAfter(refresher(fake_shopify))
+    slow = AnsweredAfter(refresher(fake_shopify))
     reinstalled: list[Session] = []
 
     def reinstall() -> None:  # the merchant opens the app: token exchange, plain store
         reinstalled.append(installed(fake_shopify))
         storage.store_session(reinstalled[0])
 
-    thread = _while_leased(storage, old.id, reinstall, slow.meanwhile)
+    thread = while_leased(storage, old.id, reinstall, slow.meanwhile)
     got = storage.load_fresh_session(old.id, slow)  # meets invalid_grant
     thread.join()
     assert got == reinstalled[0] == storage.load_session(old.id)

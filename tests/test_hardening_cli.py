@@ -14,7 +14,7 @@ import pytest
 
 from shopify_sessions import DynamoDBSessionStorage, Session
 from tests.conftest import raw_dynamodb_client
-from tests.test_cli import raw_items, run, sessions, storage
+from tests.support.cli_runs import raw_items, run, sessions, storage
 
 
 @pytest.fixture(name="endpoint")
@@ -253,7 +253,7 @@ def _on_a_terminal(args: list[str], answer: str) -> tuple[int, str]:
 
 
 def test_destructive_commands_ask_on_a_terminal(endpoint: str, table: str) -> None:
-    from tests.test_cli import CLI
+    from tests.support.cli_runs import CLI
 
     target = storage(endpoint, table)
     target.store_session(_expired("ask.myshopify.com", 1))

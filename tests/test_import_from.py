@@ -36,10 +36,10 @@ from shopify_sessions.domain.session import AssociatedUser, OnlineAccessInfo
 from shopify_sessions.formats.node_json import session_to_node_json
 from tests.conftest import IN_CI, raw_dynamodb_client
 from tests.support import prisma_tables
+from tests.support.cli_runs import assert_no_token, run
 from tests.support.dynalite import INTEROP_DIR, node_available
 from tests.support.node_adapter import NodeAdapter
 from tests.support.servers import Server, missing_servers, run_mariadb, run_postgresql, run_redis
-from tests.test_cli import assert_no_token, run
 
 pytestmark = pytest.mark.interop
 

@@ -17,7 +17,7 @@ from shopify_sessions.tokens.lease import LEASE_ATTRIBUTES, LEASE_HOLDER
 from tests.conftest import Backend, _backend
 from tests.support.node_adapter import NodeAdapter, NodeTable
 from tests.support.refresh_races import LIMIT, Gated, node_dated, until_leased
-from tests.test_fresh_session import _AnsweredAfter, _SlowReturn, _while_leased
+from tests.support.slow_refresh import AnsweredAfter, SlowReturn, while_leased
 from tests.tokens_support import SHOP, installed, refresher
 
 pytestmark = pytest.mark.interop
@@ -71,12 +71,12 @@ def test_a_node_restore_during_our_refresh_does_not_stop_the_new_pair(
     storage, node = sides
     session = installed(fake_shopify, expires_in=timedelta(minutes=2))
     storage.store_session(session)
-    slow = _AnsweredAfter(refresher(fake_shopify))
+    slow = AnsweredAfter(refresher(fake_shopify))
 
     def restore() -> None:
         node.store(session_to_node_json(session))
 
-    thread = _while_leased(storage, session.id, restore, slow.meanwhile)
+    thread = while_leased(storage, session.id, restore, slow.meanwhile)
     fresh = storage.load_fresh_session(session.id, slow)
     thread.join()
     assert fresh is not None and fresh.access_token == fake_shopify.active_token(SHOP)
@@ -91,7 +91,7 @@ def test_a_node_unguarded_refresh_racing_ours_leaves_the_newest_pair(
     storage, node = sides
     session = installed(fake_shopify, expires_in=timedelta(minutes=2))
     storage.store_session(session)
-    slow = _SlowReturn(refresher(fake_shopify))
+    slow = SlowReturn(refresher(fake_shopify))
     node_pair: list[Session] = []
 
     def node_app_refreshes() -> None:  # ensureOfflineTokenIsNotExpired: refresh, storeSession

@@ -33,9 +33,9 @@ from shopify_sessions.tokens.lease import (
     StoreNewest,
     StoreOver,
     TakeLease,
-    Wait,
     fresh_session,
 )
+from shopify_sessions.tokens.steps import Sleep
 
 LEASE = timedelta(seconds=30)
 START = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
@@ -121,7 +121,7 @@ def _step(caller: Caller, storage: MemorySessionStorage, clock: Clock, shopify: 
         store.mark_dead(operation.snapshot)
     elif isinstance(operation, ReleaseLease):
         store.release_lease(operation.snapshot, operation.holder)
-    elif isinstance(operation, Wait):
+    elif isinstance(operation, Sleep):
         clock.now += timedelta(seconds=operation.seconds)
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from rich.console import Console
@@ -100,7 +100,7 @@ def confirm(question: str, yes: bool) -> None:
         raise click.ClickException("cancelled; nothing was deleted (--yes skips this question)")
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     """Stop with one line on stderr and exit code 1."""
     raise click.ClickException(_one_line(message))
 

@@ -1,6 +1,7 @@
-"""``TablePlans``: :class:`~.table.SessionTable` and the table's administration, as plans.
+"""``TablePlans``: every plan of a DynamoDB storage, the session ones and the table's own.
 
-Creating and checking the table, scans of every item or session, turning on TTL and
+:class:`~.table.SessionPlans` (store, load, find, delete) extended with the table's
+administration: creating and checking the table, scans of every item or session, turning on TTL and
 re-encrypting tokens after a key rotation. Scans are streaming plans: they yield
 :class:`~.ops.Emit` for each value, which the drivers turn into an iterator or an async
 iterator.
@@ -19,7 +20,7 @@ from . import lifecycle
 from .cipher import TOKEN_FIELDS, is_encrypted
 from .codec import item_to_session
 from .ops import Emit, Plan
-from .table import SessionTable
+from .table import SessionPlans
 from .ttl import TTL_ATTRIBUTE, ttl_for
 
 __all__ = ["MAX_TOTAL_SEGMENTS", "TablePlans", "check_segment"]
@@ -29,7 +30,7 @@ logger = logging.getLogger("shopify_sessions")
 Progress = Callable[[int], None] | None
 
 
-class TablePlans(SessionTable):
+class TablePlans(SessionPlans):
     """Everything a storage of one table does, as plans."""
 
     def create_table(

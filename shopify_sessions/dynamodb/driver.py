@@ -1,8 +1,7 @@
 """The blocking driver: carries plans out with a botocore client, in the calling thread.
 
 ``Send`` becomes a call of the botocore client's method, ``Sleep`` a ``time.sleep`` (the retry
-policy's), ``Each`` a fan-out over a bounded thread pool. :func:`driven` and :func:`streamed`
-turn a plan method into a blocking method of a storage, with its signature and docstring.
+policy's), ``Each`` a fan-out over a bounded thread pool.
 """
 
 from __future__ import annotations
@@ -12,23 +11,19 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Concatenate, ParamSpec, TypeVar, cast
+from typing import Any, TypeVar
 
 from botocore import xform_name
 
 from shopify_sessions.tokens.steps import Steps
 
-from .facade import Facade, PlanMethod, facade
 from .ops import Each, Emit, Op, Plan, Send, Sleep
 
-__all__ = ["Driver", "driven", "streamed"]
+__all__ = ["Driver"]
 
-P = ParamSpec("P")
 R = TypeVar("R")
-S = TypeVar("S")
 
 _drivers: weakref.WeakSet[Driver] = weakref.WeakSet()
-Runs = Facade[S, "Driver"]  # an object whose plans this driver runs
 _in_worker = threading.local()
 
 
@@ -135,13 +130,3 @@ def _settled(run: Callable[[Plan[R]], R], plan: Plan[R]) -> Future[R]:
     except Exception as error:
         future.set_exception(error)
     return future
-
-
-# The facade (one implementation, see facade.py) typed for this driver: a plan method as a
-# blocking method, and a streaming plan method as one returning an iterator.
-def driven(plan: PlanMethod[S, P, R]) -> Callable[Concatenate[Runs[S], P], R]:
-    return cast("Callable[Concatenate[Runs[S], P], R]", facade(plan))
-
-
-def streamed(plan: PlanMethod[S, P, None]) -> Callable[Concatenate[Runs[S], P], Iterator[Any]]:
-    return cast("Callable[Concatenate[Runs[S], P], Iterator[Any]]", facade(plan, "stream"))

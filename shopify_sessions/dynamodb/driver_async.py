@@ -5,9 +5,7 @@ prepared and in flight at once, so a thousand concurrent calls never sign a thou
 in one loop turn), ``Sleep`` an ``asyncio.sleep``, ``Each`` a bounded ``gather``. Single-item
 requests of one loop turn can be coalesced into batches (:mod:`.coalesce`). The client is made
 lazily, once per event loop, with the service data loaded in a thread: nothing here blocks the
-loop; ``close()`` lets the calls in flight finish on it, then closes it. :func:`awaited` and
-:func:`streamed_async` turn a plan method into a coroutine method or an async iterator method
-of a storage.
+loop; ``close()`` lets the calls in flight finish on it, then closes it.
 """
 
 from __future__ import annotations
@@ -16,8 +14,8 @@ import asyncio
 import contextlib
 import os
 import threading
-from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import Any, Concatenate, ParamSpec, TypeVar, cast
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any, TypeVar
 
 from botocore import xform_name
 
@@ -35,23 +33,17 @@ from shopify_sessions.tokens.steps import Steps
 
 from .clients import client_arguments
 from .coalesce import Coalescer, coalescable, written_id
-from .facade import Facade, PlanMethod, facade
 from .ops import Each, Emit, Op, Plan, Send, Sleep
 from .service_data import use_dynamodb_loader
 from .settings import ConnectionSettings
 from .table_requests import TableRequests
 from .wire import speed_up
 
-__all__ = ["AsyncDriver", "awaited", "streamed_async"]
+__all__ = ["AsyncDriver"]
 
-P = ParamSpec("P")
 R = TypeVar("R")
-S = TypeVar("S")
 
 DEFAULT_POOL_CONNECTIONS = 10  # aiobotocore's default, as botocore's
-Awaits = Facade[S, "AsyncDriver"]  # an object whose plans this driver awaits
-Stream = AsyncIterator[Any]
-Awaited = Coroutine[Any, Any, R]
 
 
 class _LoopState:
@@ -66,7 +58,7 @@ class _LoopState:
         self.calls = 0
         self.idle: asyncio.Future[None] | None = None  # set when calls falls to 0
 
-        def run_alone(plan: Plan[R]) -> Awaited[R]:
+        def run_alone(plan: Plan[R]) -> Coroutine[Any, Any, R]:
             return driver.run(plan, coalesce=False, state=self)
 
         self.coalescer = Coalescer(driver.requests, run_alone, connections)
@@ -260,13 +252,3 @@ def _forget_session_after_fork() -> None:
 
 
 os.register_at_fork(after_in_child=_forget_session_after_fork)
-
-
-# The facade (one implementation, see facade.py) typed for this driver: a plan method as a
-# coroutine method, and a streaming plan method as one returning an async iterator.
-def awaited(plan: PlanMethod[S, P, R]) -> Callable[Concatenate[Awaits[S], P], Awaited[R]]:
-    return cast("Callable[Concatenate[Awaits[S], P], Awaited[R]]", facade(plan, coroutine=True))
-
-
-def streamed_async(plan: PlanMethod[S, P, None]) -> Callable[Concatenate[Awaits[S], P], Stream]:
-    return cast("Callable[Concatenate[Awaits[S], P], Stream]", facade(plan, "stream"))

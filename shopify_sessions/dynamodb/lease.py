@@ -8,7 +8,7 @@ newest-pair condition of the final write still protects the pair then.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shopify_sessions.domain.session import Session
 from shopify_sessions.domain.validation import check_session
@@ -21,15 +21,15 @@ from shopify_sessions.tokens.lease import (
 )
 
 from .codec import item_to_session
-from .driver import Driver
-from .facade import facade
 from .ops import Plan
 from .stored_version import unchanged_condition
-from .table import SessionTable
+from .table import SessionPlans
 
-__all__ = ["DynamoDBLeaseStore", "LeasePlans"]
+if TYPE_CHECKING:  # the drivers: the async one brings aiobotocore
+    from .driver import Driver
+    from .driver_async import AsyncDriver
 
-AsyncDriverLike = Any  # driver_async.AsyncDriver, not imported here: it brings aiobotocore
+__all__ = ["AsyncDynamoDBLeaseStore", "DynamoDBLeaseStore", "LeasePlans"]
 
 _NAMES = {
     "#holder": LEASE_HOLDER,
@@ -42,7 +42,7 @@ _NAMES = {
 class LeasePlans:
     """The lease operations ``tokens.fresh`` needs, as plans on one table."""
 
-    def __init__(self, table: SessionTable) -> None:
+    def __init__(self, table: SessionPlans) -> None:
         self.table = table
 
     def read(self, id: str) -> Plan[Snapshot | None]:
@@ -83,7 +83,7 @@ class LeasePlans:
 
     def store_newest(self, session: Session, holder: str | None = None) -> Plan[bool]:
         """One PutItem over the item while it holds ``holder``'s lease (nothing was stored since
-        it was taken: no read needed), else ``SessionTable.store_newest``."""
+        it was taken: no read needed), else ``SessionPlans.store_newest``."""
         if holder is not None:
             check_session(session)
             leased = {
@@ -140,19 +140,73 @@ class LeasePlans:
 
 
 class DynamoDBLeaseStore:
-    """The lease plans of one table as a ``LeaseStore`` (blocking driver) or an
-    ``AsyncLeaseStore`` (asyncio driver): the same methods, run or awaited."""
+    """The lease plans of one table, run by the blocking driver: a ``LeaseStore``."""
 
-    def __init__(self, plans: LeasePlans, driver: Driver | AsyncDriverLike) -> None:
+    def __init__(self, plans: LeasePlans, driver: Driver) -> None:
         self.plans = plans
         self.driver = driver
 
-    read = facade(LeasePlans.read)
-    take_lease = facade(LeasePlans.take_lease)
-    store_newest = facade(LeasePlans.store_newest)
-    store_over = facade(LeasePlans.store_over)
-    mark_dead = facade(LeasePlans.mark_dead)
-    release_lease = facade(LeasePlans.release_lease)
+    def read(self, id: str) -> Snapshot | None:
+        """The session (tokens opened) and its lease state, as one GetItem saw them."""
+        return self.driver.run(self.plans.read(id))
+
+    def take_lease(self, snapshot: Snapshot, holder: str, expires_ms: int, now_ms: int) -> bool:
+        """Set the lease if the refresh token is still the snapshot's and no lease is live."""
+        return self.driver.run(self.plans.take_lease(snapshot, holder, expires_ms, now_ms))
+
+    def store_newest(self, session: Session, holder: str | None = None) -> bool:
+        """Store the pair (dropping the lease) unless the item is gone or holds a later one;
+        with ``holder``, one write while that holder's lease is still on the item."""
+        return self.driver.run(self.plans.store_newest(session, holder))
+
+    def store_over(self, session: Session, latest: Snapshot) -> bool:
+        """Store ``session`` over exactly the pair ``latest`` read (Shopify said ours is the
+        active one)."""
+        return self.driver.run(self.plans.store_over(session, latest))
+
+    def mark_dead(self, snapshot: Snapshot) -> None:
+        """Record that Shopify refused the snapshot's refresh token, dropping the lease."""
+        self.driver.run(self.plans.mark_dead(snapshot))
+
+    def release_lease(self, snapshot: Snapshot, holder: str) -> None:
+        """Drop the lease if ``holder`` still holds it."""
+        self.driver.run(self.plans.release_lease(snapshot, holder))
+
+
+class AsyncDynamoDBLeaseStore:
+    """The lease plans of one table, awaited by the asyncio driver: an ``AsyncLeaseStore``."""
+
+    def __init__(self, plans: LeasePlans, driver: AsyncDriver) -> None:
+        self.plans = plans
+        self.driver = driver
+
+    async def read(self, id: str) -> Snapshot | None:
+        """The session (tokens opened) and its lease state, as one GetItem saw them."""
+        return await self.driver.run(self.plans.read(id))
+
+    async def take_lease(
+        self, snapshot: Snapshot, holder: str, expires_ms: int, now_ms: int
+    ) -> bool:
+        """Set the lease if the refresh token is still the snapshot's and no lease is live."""
+        return await self.driver.run(self.plans.take_lease(snapshot, holder, expires_ms, now_ms))
+
+    async def store_newest(self, session: Session, holder: str | None = None) -> bool:
+        """Store the pair (dropping the lease) unless the item is gone or holds a later one;
+        with ``holder``, one write while that holder's lease is still on the item."""
+        return await self.driver.run(self.plans.store_newest(session, holder))
+
+    async def store_over(self, session: Session, latest: Snapshot) -> bool:
+        """Store ``session`` over exactly the pair ``latest`` read (Shopify said ours is the
+        active one)."""
+        return await self.driver.run(self.plans.store_over(session, latest))
+
+    async def mark_dead(self, snapshot: Snapshot) -> None:
+        """Record that Shopify refused the snapshot's refresh token, dropping the lease."""
+        await self.driver.run(self.plans.mark_dead(snapshot))
+
+    async def release_lease(self, snapshot: Snapshot, holder: str) -> None:
+        """Drop the lease if ``holder`` still holds it."""
+        await self.driver.run(self.plans.release_lease(snapshot, holder))
 
 
 def _stored_token(snapshot: Snapshot) -> str:

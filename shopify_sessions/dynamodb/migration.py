@@ -16,7 +16,7 @@ from shopify_sessions.tokens.lease import fingerprint
 
 from .codec import item_to_session
 from .ops import Plan
-from .table import SessionTable
+from .table import SessionPlans
 
 __all__ = ["MIGRATION_REFUSED", "MigrationPlans", "MigrationState"]
 
@@ -35,7 +35,7 @@ class MigrationState:
 class MigrationPlans:
     """Read a session with its mark, and record a refusal, as plans on one table."""
 
-    def __init__(self, table: SessionTable) -> None:
+    def __init__(self, table: SessionPlans) -> None:
         self.table = table
 
     def read(self, id: str) -> Plan[MigrationState | None]:

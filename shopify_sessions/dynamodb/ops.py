@@ -6,13 +6,16 @@ everything (requests, retries, batching, conditions, decoding); the blocking dri
 asyncio driver only carry operations out, so each decision exists once.
 
 Named tuples rather than frozen dataclasses: as immutable, and a fifth of the import time
-(these four cost 1.8 ms of a Lambda's cold start as dataclasses).
+(these four cost 1.8 ms of a Lambda's cold start as dataclasses). ``Sleep`` is the one operation
+shared with the token flows (``steps.Sleep``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator
 from typing import Any, NamedTuple, TypeVar
+
+from shopify_sessions.tokens.steps import Sleep
 
 __all__ = ["Each", "Emit", "Op", "Plan", "Send", "Sleep"]
 
@@ -25,12 +28,6 @@ class Send(NamedTuple):
 
     action: str
     request: dict[str, Any]
-
-
-class Sleep(NamedTuple):
-    """Wait ``seconds`` (a backoff); answered with ``None``."""
-
-    seconds: float
 
 
 class Each(NamedTuple):

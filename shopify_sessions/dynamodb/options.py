@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from botocore.config import Config
 
@@ -21,41 +21,55 @@ from .ttl import DEFAULT_TTL_GRACE
 
 if TYPE_CHECKING:
     from .cipher import TokenCipher
-    from .lease import DynamoDBLeaseStore
+    from .lease import LeasePlans
     from .model import SessionModel
 
 __all__ = ["TableStorage"]
 
+LeaseStoreT = TypeVar("LeaseStoreT")  # the storage's lease store: blocking or awaited
+FlightsT = TypeVar("FlightsT")  # and its single flight
 
-class TableStorage:
-    """Sessions in a DynamoDB table shared, item for item, with Shopify's Node adapter.
 
-    Names resolve as: arguments, then ``SHOPIFY_SESSIONS_TABLE`` /
-    ``SHOPIFY_SESSIONS_SHOP_INDEX``, then ``shopify_sessions`` / ``shop_index``. Region and
-    endpoint: arguments, then ``AWS_REGION`` / ``AWS_DEFAULT_REGION`` and
-    ``AWS_ENDPOINT_URL_DYNAMODB`` / ``AWS_ENDPOINT_URL``; credentials: arguments, then
-    botocore's usual chain (a loopback endpoint gets placeholders: it checks no signature).
+class TableStorage(Generic[LeaseStoreT, FlightsT]):
+    """What both DynamoDB storages are made of: their constructor's arguments, resolved once.
 
-    ``page_size`` caps the keys per index query page (``None``: DynamoDB's 1 MB pages); every
-    page is read either way. Reads of whole items are strongly consistent. ``max_concurrency``
-    bounds the requests one call sends at once (chunks of a large batch, per-item fallbacks).
-    ``retry`` says how failed requests and unprocessed batch parts are retried.
-    ``botocore_config``: a ``botocore.config.Config`` whose explicitly set ``connect_timeout``,
-    ``read_timeout``, ``max_pool_connections`` and ``retries`` (``total_max_attempts`` or
-    ``max_attempts``, when ``retry`` is not given) are applied.
-    ``token_cipher`` encrypts access and refresh tokens at rest (the Node adapter cannot read
-    such items); without it, plaintext tokens are stored exactly as Node stores them.
-    Ciphertexts are bound to ``cipher_table_name`` (default: the table's name), so a value
-    copied into another table does not decrypt; after copying items to a renamed table, pass
-    the old name until ``re_encrypt`` has run.
-    ``ttl_grace``: sessions with a natural end get a ``ttl`` attribute (epoch seconds) that
-    long after it, for DynamoDB's TTL to remove them; ``None`` writes no ``ttl``.
-    ``coalesce`` (the async storage's): plain loads, stores and deletes issued by concurrent
-    tasks in one event-loop turn go out as BatchGetItem / BatchWriteItem, each caller getting
-    its own answer; the blocking storage sends each call as it comes.
+    ``DynamoDBSessionStorage`` and ``AsyncDynamoDBSessionStorage`` take these arguments and add
+    only a driver that carries the plans out. Reads of whole items are strongly consistent.
+
+    Args:
+        session_table_name: The table; default ``SHOPIFY_SESSIONS_TABLE``, then
+            ``shopify_sessions``.
+        shop_index_name: The index on ``shop``; default ``SHOPIFY_SESSIONS_SHOP_INDEX``, then
+            ``shop_index``.
+        region: Default ``AWS_REGION``, then ``AWS_DEFAULT_REGION``.
+        host: The endpoint URL; default ``AWS_ENDPOINT_URL_DYNAMODB``, then
+            ``AWS_ENDPOINT_URL``, then AWS's.
+        aws_access_key_id: Default: botocore's usual chain (a loopback endpoint gets
+            placeholders: it checks no signature).
+        aws_secret_access_key: As ``aws_access_key_id``.
+        aws_session_token: For temporary credentials.
+        page_size: Keys per index query page (``None``: DynamoDB's 1 MB pages); every page is
+            read either way.
+        max_concurrency: The most requests one call sends at once (chunks of a large batch,
+            per-item fallbacks).
+        retry: How failed requests and unprocessed batch parts are retried.
+        token_cipher: Encrypts access and refresh tokens at rest (the Node adapter cannot read
+            such items); without it, tokens are stored in plaintext exactly as Node stores them.
+        cipher_table_name: The name ciphertexts are bound to (default: the table's), so a value
+            copied into another table does not decrypt; after copying items to a renamed
+            table, pass the old name until ``re_encrypt`` has run.
+        ttl_grace: Sessions with a natural end get a ``ttl`` attribute (epoch seconds) this
+            long after it, for DynamoDB's TTL to remove them; ``None`` writes no ``ttl``.
+        botocore_config: A ``botocore.config.Config`` whose explicitly set
+            ``connect_timeout``, ``read_timeout``, ``max_pool_connections`` and ``retries``
+            (``total_max_attempts`` or ``max_attempts``, when ``retry`` is not given) apply.
+        coalesce: The async storage's: plain loads, stores and deletes issued by concurrent
+            tasks in one event-loop turn go out as BatchGetItem / BatchWriteItem, each caller
+            getting its own answer; the blocking storage sends each call as it comes.
+
+    Raises:
+        ValueError: ``page_size`` is not a positive number.
     """
-
-    driver: Any  # each storage's own: what carries the plans out
 
     def __init__(
         self,
@@ -107,34 +121,35 @@ class TableStorage:
             ttl_grace=ttl_grace,
         )
         self.coalesce = coalesce
-        self._refresh_parts: tuple[DynamoDBLeaseStore, Any] | None = None
-        self._refresh_parts_lock = threading.Lock()
+        self._refresh_cache: tuple[LeaseStoreT, FlightsT] | None = None
+        self._refresh_cache_lock = threading.Lock()
         self._start()
 
     def _start(self) -> None:
         """Set up what carries the plans out (the driver): each storage's own part."""
         raise NotImplementedError
 
-    def _new_flights(self) -> Any:
-        """The single flight of this storage's kind (blocking or asyncio): its own part."""
+    def _refresh_parts(self) -> tuple[LeaseStoreT, FlightsT]:
+        """A lease store and a single flight of this storage's kind: each storage's own part."""
         raise NotImplementedError
 
-    @property
-    def _lease_store(self) -> DynamoDBLeaseStore:
-        """The lease operations (made at the first ``load_fresh_session``)."""
-        store: DynamoDBLeaseStore = self._refreshing()[0]
-        return store
+    def _lease_plans(self) -> LeasePlans:
+        from .lease import LeasePlans
 
-    def _refreshing(self) -> tuple[Any, Any]:
+        return LeasePlans(self.plans)
+
+    @property
+    def _lease_store(self) -> LeaseStoreT:
+        """The lease operations (made at the first ``load_fresh_session``)."""
+        return self._refreshing()[0]
+
+    def _refreshing(self) -> tuple[LeaseStoreT, FlightsT]:
         """Lease store and single flight, made once (under a lock: two single flights would
         let two callers of this process refresh the same token)."""
-        with self._refresh_parts_lock:
-            if self._refresh_parts is None:
-                from .lease import DynamoDBLeaseStore, LeasePlans
-
-                store = DynamoDBLeaseStore(LeasePlans(self.plans), self.driver)
-                self._refresh_parts = (store, self._new_flights())
-            return self._refresh_parts
+        with self._refresh_cache_lock:
+            if self._refresh_cache is None:
+                self._refresh_cache = self._refresh_parts()
+            return self._refresh_cache
 
     def _bind_model(self) -> type[SessionModel]:
         from .model import bind_model

@@ -1,10 +1,11 @@
-"""``SessionTable``: every decision of the DynamoDB storages, as plans (no I/O here).
+"""``SessionPlans``: the session storage contract of the DynamoDB storages, as plans (no I/O).
 
 Data path, going down: ``Session`` --codec--> bound ``SessionModel`` --serialize--> item, its
 tokens sealed (``cipher``) and a ``ttl`` added on the way in, and back. Each method returns a
 plan (see :mod:`.ops`) of the requests to send; ``DynamoDBSessionStorage`` runs it blocking,
-``AsyncDynamoDBSessionStorage`` awaits it. Table administration (create, verify, scans,
-TTL, re-encryption) is in :class:`~.admin.TableAdmin`, which this class extends.
+``AsyncDynamoDBSessionStorage`` awaits it. Table administration (create, verify, scans, TTL,
+re-encryption) is added by :class:`~.admin.TablePlans`, which extends this class
+and is what the storages hold.
 """
 
 from __future__ import annotations
@@ -38,13 +39,13 @@ if TYPE_CHECKING:  # the model is bound at the first store: a load needs no Pyna
 
     from .model import SessionModel
 
-__all__ = ["SessionTable", "condition_fields"]
+__all__ = ["SessionPlans", "condition_fields"]
 
 logger = logging.getLogger("shopify_sessions")
 MAX_NEWEST_ROUNDS = 8  # store_newest: reads and conditional writes before giving up
 
 
-class SessionTable:
+class SessionPlans:
     """The sessions of one table: the storage contract as plans over :class:`TableRequests`."""
 
     def __init__(

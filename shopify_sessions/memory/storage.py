@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator
+from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from shopify_sessions.domain.newest import replaces
 from shopify_sessions.domain.session import Session
@@ -16,18 +18,26 @@ from shopify_sessions.domain.validation import (
 )
 from shopify_sessions.errors import SessionConflictError
 from shopify_sessions.tokens.fresh import SingleFlight
-from shopify_sessions.tokens.fresh_methods import LoadsFreshSessions
+from shopify_sessions.tokens.fresh_methods import (
+    DEFAULT_LEASE,
+    DEFAULT_WITHIN,
+    load_fresh_session,
+)
 
 from .lease import LeaseState, MemoryLeaseStore
+
+if TYPE_CHECKING:
+    from shopify_sessions.tokens.lease import TokenRefresher
 
 __all__ = ["MemorySessionStorage"]
 
 
-class MemorySessionStorage(LoadsFreshSessions):
-    """Keeps copies of sessions in a dict: mutating a session after storing it changes nothing.
+class MemorySessionStorage:
+    """Sessions in a dict, for an app's tests: the ``SessionStorage`` contract without DynamoDB.
 
-    Same contract as ``DynamoDBSessionStorage``, conditional stores and input checks included,
-    so an app's token-refresh logic can be tested without DynamoDB.
+    Same contract as ``DynamoDBSessionStorage``, conditional stores, input checks and the
+    refresh lease included, so an app's token-refresh logic can be tested without DynamoDB.
+    It keeps copies: mutating a session after storing it changes nothing. Thread-safe.
     """
 
     def __init__(self) -> None:
@@ -41,6 +51,20 @@ class MemorySessionStorage(LoadsFreshSessions):
         return self._lease_store, self._flights
 
     def store_session(self, session: Session, *, expected: Session | None = None) -> bool:
+        """Store a copy of ``session``, replacing what is stored under its id.
+
+        Args:
+            session: The session to store.
+            expected: The session as loaded before a token refresh: store only if the stored
+                tokens are still its tokens.
+
+        Returns:
+            ``True`` (failures raise).
+
+        Raises:
+            InvalidSessionError: ``session`` is not storable.
+            SessionConflictError: ``expected``'s tokens are no longer the stored ones.
+        """
         check_session(session)
         check_expected(session, expected)
         with self._lock:
@@ -53,7 +77,13 @@ class MemorySessionStorage(LoadsFreshSessions):
         return True
 
     def store_newest(self, session: Session, *, create: bool = False) -> bool:
-        """Same as ``DynamoDBSessionStorage.store_newest``."""
+        """Store ``session`` unless a later pair is stored; never recreate a deleted one.
+
+        Same rules as ``DynamoDBSessionStorage.store_newest``: "later" compares ``expires``.
+
+        Returns:
+            ``True`` if written, ``False`` if not (nothing changed).
+        """
         check_session(session)
         with self._lock:
             stored = self._sessions.get(session.id)
@@ -70,12 +100,14 @@ class MemorySessionStorage(LoadsFreshSessions):
         self._leases.pop(session.id, None)
 
     def load_session(self, id: str) -> Session | None:
+        """A copy of the session stored under ``id``, or ``None``."""
         check_id(id, allow_empty=True)
         with self._lock:
             session = self._sessions.get(id)
         return session.copy() if session is not None else None
 
     def delete_session(self, id: str) -> bool:
+        """Delete one session; a missing id is not an error. Returns ``True``."""
         check_id(id)
         with self._lock:
             self._sessions.pop(id, None)
@@ -83,6 +115,7 @@ class MemorySessionStorage(LoadsFreshSessions):
         return True
 
     def delete_sessions(self, ids: Iterable[str]) -> bool:
+        """Delete several sessions; missing ids are not an error. Returns ``True``."""
         unique = unique_ids(ids)
         with self._lock:
             for id in unique:
@@ -91,6 +124,7 @@ class MemorySessionStorage(LoadsFreshSessions):
         return True
 
     def delete_sessions_by_shop(self, shop: str) -> int:
+        """Delete every session of ``shop``; returns how many."""
         check_shop(shop)
         with self._lock:
             ids = [id for id, s in self._sessions.items() if s.shop == shop]
@@ -107,6 +141,7 @@ class MemorySessionStorage(LoadsFreshSessions):
         return [session.copy() for session in found]
 
     def find_session_ids_by_shop(self, shop: str) -> list[str]:
+        """The ids of every session of ``shop``."""
         check_shop(shop)
         with self._lock:
             return [id for id, session in self._sessions.items() if session.shop == shop]
@@ -116,6 +151,24 @@ class MemorySessionStorage(LoadsFreshSessions):
         with self._lock:
             sessions = list(self._sessions.values())
         return (session.copy() for session in sessions)
+
+    def load_fresh_session(
+        self,
+        id: str,
+        refresher: TokenRefresher,
+        *,
+        within: timedelta = DEFAULT_WITHIN,
+        lease: timedelta = DEFAULT_LEASE,
+        rejected: Session | None = None,
+    ) -> Session | None:
+        """The session under ``id`` with a usable token, refreshed once if needed.
+
+        The same protocol, arguments and errors as ``DynamoDBSessionStorage.load_fresh_session``,
+        the lease kept in this process: an app's token logic is tested without DynamoDB.
+        """
+        return load_fresh_session(
+            self._refreshing, id, refresher, within=within, lease=lease, rejected=rejected
+        )
 
     # --- the table: nothing to create or check, so start-up code runs unchanged ---------------
 
@@ -136,6 +189,7 @@ class MemorySessionStorage(LoadsFreshSessions):
         """Nothing to release."""
 
     def __len__(self) -> int:
+        """How many sessions are stored."""
         return len(self._sessions)
 
     def __bool__(self) -> bool:

@@ -13,10 +13,10 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from functools import partial
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 from shopify_sessions.domain.session import Session
 
@@ -33,13 +33,16 @@ from .lease import (
     StoreOver,
     TakeLease,
     TokenRefresher,
-    Wait,
     check_lease,
     fresh_session,
     needs_refresh,
 )
-from .steps import Steps
+from .steps import Sleep, Steps
 from .telemetry import observed
+
+if TYPE_CHECKING:
+    from .fresh_async import AsyncLeaseStore
+    from .lease import AsyncTokenRefresher
 
 __all__ = [
     "LeaseStore",
@@ -193,13 +196,35 @@ def drive(flow: Flow, store: LeaseStore, refresher: TokenRefresher) -> Session |
     return steps.result
 
 
+@overload
 def call_for(
-    operation: Operation, store: Any, refresher: Any, sleep: Callable[[float], Any]
-) -> Callable[[], Any]:
+    operation: Operation,
+    store: LeaseStore,
+    refresher: TokenRefresher,
+    sleep: Callable[[float], None],
+) -> Callable[[], object]: ...
+
+
+@overload
+def call_for(
+    operation: Operation,
+    store: AsyncLeaseStore,
+    refresher: AsyncTokenRefresher,
+    sleep: Callable[[float], Awaitable[None]],
+) -> Callable[[], Awaitable[object]]: ...
+
+
+def call_for(
+    operation: Operation,
+    store: LeaseStore | AsyncLeaseStore,
+    refresher: TokenRefresher | AsyncTokenRefresher,
+    sleep: Callable[[float], object],
+) -> Callable[[], object]:
     """The call that carries ``operation`` out: its result, or awaitable, is the answer.
 
-    ``store`` and ``refresher`` are a ``LeaseStore`` and a ``TokenRefresher``, or their async
-    twins (``fresh_async``), whose driver awaits what the call gives.
+    ``store`` and ``refresher`` are a ``LeaseStore`` and a ``TokenRefresher`` (the answer is
+    the call's result), or their async twins (``fresh_async``: the answer is what the call's
+    awaitable gives). One mapping for both drivers; the overloads keep the two kinds apart.
     """
     if isinstance(operation, Read):
         return partial(store.read, operation.id)
@@ -221,6 +246,6 @@ def call_for(
         return partial(store.mark_dead, operation.snapshot)
     if isinstance(operation, ReleaseLease):
         return partial(store.release_lease, operation.snapshot, operation.holder)
-    if isinstance(operation, Wait):
+    if isinstance(operation, Sleep):
         return partial(sleep, operation.seconds)
     raise TypeError(f"unknown operation {operation!r}")  # pragma: no cover

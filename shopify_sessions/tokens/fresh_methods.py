@@ -1,11 +1,14 @@
-"""``load_fresh_session`` as the storages' method, the refresh protocol imported on first call.
+"""``load_fresh_session`` for the storages, the refresh protocol imported on the first call.
 
 A storage that only loads and stores (a Lambda reading sessions) then never imports the lease
-protocol and the grant answers: less to import and fewer objects made at its cold start.
+protocol and the grant answers: less to import and fewer objects made at its cold start. Each
+storage's ``load_fresh_session`` is one call of :func:`load_fresh_session` (or its awaited twin)
+with the lease store and single flight of its kind.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -18,70 +21,44 @@ if TYPE_CHECKING:
     from .fresh_async import AsyncLeaseStore, AsyncSingleFlight
     from .lease import AsyncTokenRefresher, TokenRefresher
 
-__all__ = ["DEFAULT_LEASE", "DEFAULT_WITHIN", "AsyncLoadsFreshSessions", "LoadsFreshSessions"]
+__all__ = ["DEFAULT_LEASE", "DEFAULT_WITHIN", "load_fresh_session", "load_fresh_session_async"]
 
 DEFAULT_WITHIN = timedelta(minutes=5)  # load_fresh_session: refresh what expires this soon
 DEFAULT_LEASE = timedelta(seconds=30)  # load_fresh_session: how long a refresh may hold the lease
 
 
-class LoadsFreshSessions:
-    """``load_fresh_session`` for a storage, from the lease store and single flight it gives."""
+def load_fresh_session(
+    refreshing: Callable[[], tuple[LeaseStore, SingleFlight]],
+    id: str,
+    refresher: TokenRefresher,
+    *,
+    within: timedelta,
+    lease: timedelta,
+    rejected: Session | None,
+) -> Session | None:
+    """A blocking storage's ``load_fresh_session``, its lease store and single flight given by
+    ``refreshing`` (made at the first call)."""
+    from .fresh import load_fresh
 
-    def _refreshing(self) -> tuple[LeaseStore, SingleFlight]:
-        raise NotImplementedError
-
-    def load_fresh_session(
-        self,
-        id: str,
-        refresher: TokenRefresher,
-        *,
-        within: timedelta = DEFAULT_WITHIN,
-        lease: timedelta = DEFAULT_LEASE,
-        rejected: Session | None = None,
-    ) -> Session | None:
-        """The session under ``id`` with a usable token: what a job calls before an Admin call.
-
-        Not expiring within ``within`` (or never expiring): the stored session, one GetItem.
-        Otherwise, or when ``rejected`` (a session whose token the Admin API answered 401 to)
-        still holds the stored token, the token is refreshed once for the whole fleet: callers
-        in this process share one refresh, other processes and hosts wait on a lease in the
-        item (see README, "Expiring offline tokens"), and the new pair is stored only if no
-        newer one is. ``None`` when nothing is stored. Raises ``ReauthorizationRequiredError``
-        when the merchant must open the app again, ``TokenRefreshError`` when the refresh
-        failed for now (the stored pair is unchanged), ``ValueError`` when ``lease`` does not
-        exceed the refresher's ``timeout`` with room for the write.
-        """
-        from .fresh import load_fresh
-
-        check_id(id)
-        store, flights = self._refreshing()
-        return load_fresh(
-            store, flights, id, refresher, within=within, lease=lease, rejected=rejected
-        )
+    check_id(id)
+    store, flights = refreshing()
+    return load_fresh(store, flights, id, refresher, within=within, lease=lease, rejected=rejected)
 
 
-class AsyncLoadsFreshSessions:
-    """``load_fresh_session``, awaited, from the lease store and single flight it gives."""
+async def load_fresh_session_async(
+    refreshing: Callable[[], tuple[AsyncLeaseStore, AsyncSingleFlight]],
+    id: str,
+    refresher: AsyncTokenRefresher,
+    *,
+    within: timedelta,
+    lease: timedelta,
+    rejected: Session | None,
+) -> Session | None:
+    """An asyncio storage's ``load_fresh_session``: :func:`load_fresh_session`, awaited."""
+    from .fresh_async import load_fresh_async
 
-    def _refreshing(self) -> tuple[AsyncLeaseStore, AsyncSingleFlight]:
-        raise NotImplementedError
-
-    async def load_fresh_session(
-        self,
-        id: str,
-        refresher: AsyncTokenRefresher,
-        *,
-        within: timedelta = DEFAULT_WITHIN,
-        lease: timedelta = DEFAULT_LEASE,
-        rejected: Session | None = None,
-    ) -> Session | None:
-        """The session under ``id`` with a usable token; see ``load_fresh_session`` of the
-        blocking storages for the protocol, the arguments and the errors, which are the same.
-        Tasks of this event loop share one refresh."""
-        from .fresh_async import load_fresh_async
-
-        check_id(id)
-        store, flights = self._refreshing()
-        return await load_fresh_async(
-            store, flights, id, refresher, within=within, lease=lease, rejected=rejected
-        )
+    check_id(id)
+    store, flights = refreshing()
+    return await load_fresh_async(
+        store, flights, id, refresher, within=within, lease=lease, rejected=rejected
+    )

@@ -1,7 +1,7 @@
 """Shopify's token endpoint without I/O: what to send, how to read the answer, when to retry.
 
 ``exchange(...)`` is a generator in the sans-IO style: it yields an :class:`HttpRequest` (or a
-:class:`Pause`), is sent back an :class:`HttpAnswer` or a :class:`TransportFailure`, and
+``Sleep``), is sent back an :class:`HttpAnswer` or a :class:`TransportFailure`, and
 returns the validated answer. A thin driver (``refresher.py``) does the HTTP and the sleeping,
 so every decision (retry, backoff, ``Retry-After``, the deadline, what counts as a dead grant,
 what a valid answer is) lives here once.
@@ -23,6 +23,7 @@ from shopify_sessions.domain.session import Session
 from shopify_sessions.redact import REDACTED
 
 from .errors import ReauthorizationRequiredError, TokenRefreshError
+from .steps import Sleep
 
 __all__ = [
     "OFFLINE_TOKEN_TYPE",
@@ -31,7 +32,6 @@ __all__ = [
     "Exchange",
     "HttpAnswer",
     "HttpRequest",
-    "Pause",
     "TransportFailure",
     "exchange",
     "migration_body",
@@ -91,11 +91,6 @@ class TransportFailure:
     what: str
 
 
-@dataclass(frozen=True)
-class Pause:
-    seconds: float
-
-
 def token_url(shop: str) -> str:
     """``https://{shop}/admin/oauth/access_token``; the shop must be a bare host name."""
     if not isinstance(shop, str) or not _SHOP.match(shop):
@@ -125,7 +120,7 @@ def migration_body(client_id: str, client_secret: str, offline_token: str) -> di
     }
 
 
-Exchange = Generator[HttpRequest | Pause, HttpAnswer | TransportFailure | None, _Result]
+Exchange = Generator[HttpRequest | Sleep, HttpAnswer | TransportFailure | None, _Result]
 
 
 def exchange(
@@ -169,7 +164,7 @@ def exchange(
                 + "; then ".join(problems),
                 shop=shop,
             )
-        yield Pause(wait)
+        yield Sleep(wait)
 
 
 def _retry_plan(

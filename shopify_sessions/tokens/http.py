@@ -24,7 +24,6 @@ from .errors import ReauthorizationRequiredError
 from .grants import (
     HttpAnswer,
     HttpRequest,
-    Pause,
     TransportFailure,
     exchange,
     migration_body,
@@ -33,6 +32,7 @@ from .grants import (
     refreshed_session,
 )
 from .probe import Probe, active_check
+from .steps import Sleep
 from .telemetry import note_request_id
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ redact.install()  # httpx's and httpcore's DEBUG logs would show the request bod
 SHOPIFY_TOKEN_LIFE = timedelta(hours=1)  # expiring offline access tokens: expires_in 3600
 TIMED_OUT = TransportFailure("timed out")  # no whole answer within the request's deadline
 T = TypeVar("T")
-Flow = Generator[HttpRequest | Pause, HttpAnswer | TransportFailure | None, T]  # a refresher runs
+Flow = Generator[HttpRequest | Sleep, HttpAnswer | TransportFailure | None, T]  # a refresher runs
 SessionFlow = Flow[Session]
 C = TypeVar("C")  # the httpx client type: httpx.Client or httpx.AsyncClient
 

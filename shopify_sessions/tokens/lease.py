@@ -34,13 +34,11 @@ from shopify_sessions.domain.session import Session
 from shopify_sessions.errors import SessionStorageError
 
 from .errors import ReauthorizationRequiredError, TokenRefreshError
-from .fresh_methods import DEFAULT_LEASE, DEFAULT_WITHIN
 from .grants import refresh_blocker
+from .steps import Sleep
 
 __all__ = [
     "DEAD_REFRESH_TOKEN",
-    "DEFAULT_LEASE",
-    "DEFAULT_WITHIN",
     "LEASE_ATTRIBUTES",
     "LEASE_EXPIRES",
     "LEASE_HOLDER",
@@ -57,7 +55,6 @@ __all__ = [
     "StoreOver",
     "TakeLease",
     "TokenRefresher",
-    "Wait",
     "check_lease",
     "fingerprint",
     "fresh_session",
@@ -174,11 +171,6 @@ class ReleaseLease:
     holder: str
 
 
-@dataclass(frozen=True)
-class Wait:
-    seconds: float
-
-
 Operation = (
     Read
     | TakeLease
@@ -188,7 +180,7 @@ Operation = (
     | StoreOver
     | MarkDead
     | ReleaseLease
-    | Wait
+    | Sleep
 )
 Flow = Generator[Operation, Any, Session | None]
 
@@ -289,7 +281,7 @@ def fresh_session(
                 shop=session.shop,
             )
         else:
-            yield Wait(pause)
+            yield Sleep(pause)
             pause = min(pause * 2, MAX_PAUSE)
         snapshot = yield Read(id)
     return None

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Generator
 
-from .grants import HttpAnswer, HttpRequest, Pause, TransportFailure, token_url
+from .grants import HttpAnswer, HttpRequest, TransportFailure, token_url
+from .steps import Sleep
 
 __all__ = ["ADMIN_API_VERSION", "Probe", "active_check"]
 
 ADMIN_API_VERSION = "2026-01"  # an unsupported version falls forward to the oldest supported
 _QUERY = "{ shop { id } }"  # needs no access scope
 
-Probe = Generator[HttpRequest | Pause, HttpAnswer | TransportFailure | None, bool | None]
+Probe = Generator[HttpRequest | Sleep, HttpAnswer | TransportFailure | None, bool | None]
 
 
 def active_check(shop: str, access_token: str | None, timeout: float) -> Probe:

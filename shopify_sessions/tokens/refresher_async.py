@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, TypeVar
 
 from shopify_sessions.domain.session import Session
 
-from .grants import HttpAnswer, HttpRequest, Pause, TransportFailure
+from .grants import HttpAnswer, HttpRequest, TransportFailure
 from .http import Flow, TokenEndpoint, http_answer, post_arguments, transport_failure
-from .steps import Steps
+from .steps import Sleep, Steps
 
 if TYPE_CHECKING:
     import httpx
@@ -62,7 +62,7 @@ class AsyncShopifyTokenRefresher(TokenEndpoint["httpx.AsyncClient"]):
     async def _run(self, flow: Flow[T]) -> T:
         steps = Steps(flow)
         for step in steps:
-            if isinstance(step, Pause):
+            if isinstance(step, Sleep):
                 await asyncio.sleep(step.seconds)
             else:
                 steps.reply(await self._send(step))

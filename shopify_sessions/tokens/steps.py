@@ -1,20 +1,28 @@
-"""Stepping a sans-IO generator, shared by the blocking and the async drivers.
+"""Stepping a sans-IO generator, shared by every blocking and async driver, and ``Sleep``.
 
 A driver iterates over the flow's requests and answers each with :meth:`Steps.reply` (or
 :meth:`Steps.fail`, which throws the error into the flow); the flow's return value is
 :attr:`Steps.result`. So the drivers differ only in how they carry a request out (``await`` or
-not), never in how they talk to the generator.
+not), never in how they talk to the generator. :class:`Sleep` is the one operation every flow
+shares (the DynamoDB plans' backoff, the token endpoint's retry, a lease waiter's poll): each
+driver carries it out with its own ``time.sleep`` or ``asyncio.sleep``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
-__all__ = ["Steps"]
+__all__ = ["Sleep", "Steps"]
 
 Y = TypeVar("Y")
 R = TypeVar("R")
+
+
+class Sleep(NamedTuple):
+    """Wait ``seconds`` (a backoff, a poll); answered with ``None``."""
+
+    seconds: float
 
 
 class Steps(Generic[Y, R]):
@@ -32,7 +40,7 @@ class Steps(Generic[Y, R]):
 
     def __next__(self) -> Y:
         reply, error = self._reply, self._error
-        self._reply = self._error = None  # a step nobody answered is sent None (a Pause)
+        self._reply = self._error = None  # a step nobody answered is sent None (a Sleep)
         try:
             return self._flow.throw(error) if error is not None else self._flow.send(reply)
         except StopIteration as done:
