@@ -24,9 +24,9 @@ from statistics import median
 
 from shopify_sessions import DynamoDBSessionStorage
 from shopify_sessions.testing import FakeShopify
-from shopify_sessions.tokens.lease import FIRST_PAUSE, MAX_PAUSE
+from shopify_sessions.tokens.lease_protocol import FIRST_PAUSE, MAX_PAUSE
 from tests.support.storm import FleetConfig, Outcome, fleet
-from tests.tokens_support import installed
+from tests.support.tokens import installed
 
 from .sessions import shop_name
 
@@ -278,7 +278,7 @@ def tokens_markdown(section: TokenSection) -> list[str]:
         f"Wait: per worker, from the common start to its token; p50 / p99 over all "
         f"{fleet_.waits} waits of a mode. A fleet worker in a process other than the lease "
         f"holder's re-reads the item after pauses of {FIRST_PAUSE * 1000:.0f} ms, doubling up "
-        f"to {MAX_PAUSE * 1000:.0f} ms (`shopify_sessions/tokens/lease.py`), "
+        f"to {MAX_PAUSE * 1000:.0f} ms (`shopify_sessions/tokens/lease_protocol.py`), "
         "so a read that lands just before the new pair is stored sees it up to that much later.",
         "",
     ]

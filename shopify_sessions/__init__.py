@@ -21,18 +21,21 @@ if TYPE_CHECKING:
         offline_session_id,
         online_session_id,
     )
+    from shopify_sessions.dynamodb.async_dynamodb_storage import AsyncDynamoDBSessionStorage
     from shopify_sessions.dynamodb.cipher import (
         TokenCipher,
         TokenDecryptionError,
         UnknownKeyError,
     )
-    from shopify_sessions.dynamodb.model import SessionModel, ShopIndex
+    from shopify_sessions.dynamodb.dynamodb_storage import DynamoDBSessionStorage
     from shopify_sessions.dynamodb.retry import RetryPolicy
-    from shopify_sessions.dynamodb.storage import DynamoDBSessionStorage
-    from shopify_sessions.dynamodb.storage_async import AsyncDynamoDBSessionStorage
-    from shopify_sessions.memory.storage import MemorySessionStorage
-    from shopify_sessions.memory.storage_async import AsyncMemorySessionStorage
-    from shopify_sessions.tokens.errors import ReauthorizationRequiredError, TokenRefreshError
+    from shopify_sessions.dynamodb.session_model import SessionModel, ShopIndex
+    from shopify_sessions.memory.async_memory_storage import AsyncMemorySessionStorage
+    from shopify_sessions.memory.memory_storage import MemorySessionStorage
+    from shopify_sessions.tokens.refresh_errors import (
+        ReauthorizationRequiredError,
+        TokenRefreshError,
+    )
     from shopify_sessions.tokens.refresher import ShopifyTokenRefresher
     from shopify_sessions.tokens.refresher_async import AsyncShopifyTokenRefresher
 
@@ -46,7 +49,7 @@ if TYPE_CHECKING:
         StorageUnavailableError,
         TableNotFoundError,
     )
-    from .storage import AsyncSessionStorage, SessionStorage
+    from .session_storage import AsyncSessionStorage, SessionStorage
 
 __all__ = [
     "AccessDeniedError",
@@ -86,31 +89,31 @@ __all__ = [
 _LAZY = {  # name: module, imported on first use
     "AccessDeniedError": ".errors",
     "AssociatedUser": ".domain.session",
-    "AsyncDynamoDBSessionStorage": ".dynamodb.storage_async",
-    "AsyncMemorySessionStorage": ".memory.storage_async",
-    "AsyncSessionStorage": ".storage",
+    "AsyncDynamoDBSessionStorage": ".dynamodb.async_dynamodb_storage",
+    "AsyncMemorySessionStorage": ".memory.async_memory_storage",
+    "AsyncSessionStorage": ".session_storage",
     "AsyncShopifyTokenRefresher": ".tokens.refresher_async",
     "AuthScopes": ".domain.scopes",
     "CorruptSessionError": ".errors",
-    "DynamoDBSessionStorage": ".dynamodb.storage",
+    "DynamoDBSessionStorage": ".dynamodb.dynamodb_storage",
     "InvalidSessionError": ".errors",
-    "MemorySessionStorage": ".memory.storage",
+    "MemorySessionStorage": ".memory.memory_storage",
     "OnlineAccessInfo": ".domain.session",
-    "ReauthorizationRequiredError": ".tokens.errors",
+    "ReauthorizationRequiredError": ".tokens.refresh_errors",
     "RetryPolicy": ".dynamodb.retry",
     "SchemaMismatchError": ".errors",
     "Session": ".domain.session",
     "SessionConflictError": ".errors",
-    "SessionModel": ".dynamodb.model",
-    "SessionStorage": ".storage",
+    "SessionModel": ".dynamodb.session_model",
+    "SessionStorage": ".session_storage",
     "SessionStorageError": ".errors",
-    "ShopIndex": ".dynamodb.model",
+    "ShopIndex": ".dynamodb.session_model",
     "ShopifyTokenRefresher": ".tokens.refresher",
     "StorageUnavailableError": ".errors",
     "TableNotFoundError": ".errors",
     "TokenCipher": ".dynamodb.cipher",
     "TokenDecryptionError": ".dynamodb.cipher",
-    "TokenRefreshError": ".tokens.errors",
+    "TokenRefreshError": ".tokens.refresh_errors",
     "UnknownKeyError": ".dynamodb.cipher",
     "offline_session_id": ".domain.session",
     "online_session_id": ".domain.session",

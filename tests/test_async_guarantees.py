@@ -20,8 +20,8 @@ from shopify_sessions import (
     Session,
     SessionStorageError,
 )
-from tests.factories import SHOP, offline, online
 from tests.support.async_storages import counted_storage
+from tests.support.factories import SHOP, offline, online
 from tests.support.proxy import DynamoProxy, Fault, FaultHook
 
 pytestmark = pytest.mark.anyio

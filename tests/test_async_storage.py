@@ -24,8 +24,8 @@ from shopify_sessions import (
     SessionStorageError,
     StorageUnavailableError,
 )
-from tests.factories import SHOP, offline, online
 from tests.support.async_storages import counted_storage
+from tests.support.factories import SHOP, offline, online
 from tests.support.proxy import DynamoProxy, Fault, unprocess_items, unprocess_keys
 
 pytestmark = pytest.mark.anyio

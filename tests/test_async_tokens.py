@@ -26,7 +26,7 @@ from shopify_sessions import (
 )
 from shopify_sessions.testing import FakeShopify
 from tests.support.refresh_races import node_dated
-from tests.tokens_support import SHOP, installed
+from tests.support.tokens import SHOP, installed
 
 pytestmark = pytest.mark.anyio
 

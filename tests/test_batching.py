@@ -15,7 +15,7 @@ from shopify_sessions.dynamodb.driver import Driver
 from shopify_sessions.dynamodb.ops import Plan
 from shopify_sessions.dynamodb.retry import RetryPolicy
 from tests.conftest import Backend
-from tests.factories import SHOP, offline, online
+from tests.support.factories import SHOP, offline, online
 
 N = 250
 

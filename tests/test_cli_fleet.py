@@ -15,11 +15,11 @@ import pytest
 
 from shopify_sessions import DynamoDBSessionStorage, Session, offline_session_id
 from shopify_sessions.testing import FakeShopify
-from shopify_sessions.tokens.lease import DEAD_REFRESH_TOKEN, fingerprint
+from shopify_sessions.tokens.lease_protocol import DEAD_REFRESH_TOKEN, fingerprint
 from tests.conftest import raw_dynamodb_client
 from tests.support.cli_process import run_cli
 from tests.support.dynalite import free_port
-from tests.tokens_support import installed
+from tests.support.tokens import installed
 
 NOW = datetime.now(timezone.utc)
 DAY = timedelta(days=1)

@@ -18,7 +18,7 @@ from shopify_sessions import DynamoDBSessionStorage, Session, offline_session_id
 from shopify_sessions.testing import FakeShopify
 from tests.support.cli_runs import CLI, Run, run
 from tests.support.proxy import DynamoProxy, Fault
-from tests.tokens_support import installed
+from tests.support.tokens import installed
 
 SHOPS = [f"shop{n}.myshopify.com" for n in range(4)]
 

@@ -472,7 +472,7 @@ def test_the_async_fixtures_share_the_memory_storage_and_reach_the_fake(
     from datetime import timedelta
 
     from shopify_sessions import AsyncShopifyTokenRefresher
-    from tests.tokens_support import installed
+    from tests.support.tokens import installed
 
     session = installed(fake_shopify, expires_in=timedelta(minutes=1))
     memory_storage.store_session(session)

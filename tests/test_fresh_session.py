@@ -23,10 +23,10 @@ from shopify_sessions import (
     TokenRefreshError,
 )
 from shopify_sessions.testing import FakeShopify
-from shopify_sessions.tokens.lease import LEASE_ATTRIBUTES, Snapshot
+from shopify_sessions.tokens.lease_protocol import LEASE_ATTRIBUTES, Snapshot
 from tests.conftest import Backend, _backend
 from tests.support.slow_refresh import AnsweredAfter, SlowReturn, while_leased
-from tests.tokens_support import SHOP, installed, refresher
+from tests.support.tokens import SHOP, installed, refresher
 
 SOON = timedelta(minutes=2)  # inside the default 5-minute window
 

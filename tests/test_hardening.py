@@ -25,8 +25,8 @@ from shopify_sessions import (
 from shopify_sessions.dynamodb.cipher import encode_key
 from shopify_sessions.dynamodb.ops import Plan
 from tests.conftest import Backend
-from tests.factories import offline, online
 from tests.support.cli_runs import CLI, assert_one_line_error, run
+from tests.support.factories import offline, online
 
 
 def test_models_from_get_scan_and_query_never_print_tokens(dynamo: Backend) -> None:

@@ -18,7 +18,7 @@ from shopify_sessions.dynamodb._avjson import json_to_attribute_value
 from shopify_sessions.dynamodb.health import CATEGORIES, PROBLEMS, classify, days_until_deadline
 from shopify_sessions.dynamodb.parallel_scan import scan_segments
 from shopify_sessions.formats.node_json import session_to_node_json
-from shopify_sessions.tokens.lease import DEAD_REFRESH_TOKEN, fingerprint
+from shopify_sessions.tokens.lease_protocol import DEAD_REFRESH_TOKEN, fingerprint
 from tests.conftest import Backend
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=timezone.utc)

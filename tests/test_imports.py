@@ -64,3 +64,12 @@ def test_no_test_module_imports_another_test_module() -> None:
                 if target.split(".")[-1].startswith("test_")
             ]
     assert offenders == []
+
+
+def test_package_modules_have_distinct_names() -> None:
+    """Two modules of one name make tabs and tracebacks ambiguous (three ``lease.py`` once)."""
+    seen: dict[str, list[str]] = {}
+    for path in sorted((ROOT / "shopify_sessions").rglob("*.py")):
+        if path.name not in ("__init__.py", "__main__.py"):
+            seen.setdefault(path.name, []).append(str(path.relative_to(ROOT)))
+    assert {name: paths for name, paths in seen.items() if len(paths) > 1} == {}

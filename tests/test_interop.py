@@ -35,7 +35,7 @@ from shopify_sessions import (
     OnlineAccessInfo,
     Session,
 )
-from shopify_sessions.dynamodb import model as shopify_model
+from shopify_sessions.dynamodb import session_model as shopify_model
 from shopify_sessions.dynamodb.codec import session_to_item
 from tests.conftest import raw_dynamodb_client
 from tests.support.node_adapter import NodeAdapter, NodeAdapterError

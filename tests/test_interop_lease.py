@@ -13,12 +13,12 @@ import pytest
 from shopify_sessions import DynamoDBSessionStorage, ReauthorizationRequiredError, Session
 from shopify_sessions.formats.node_json import session_to_node_json
 from shopify_sessions.testing import FakeShopify
-from shopify_sessions.tokens.lease import LEASE_ATTRIBUTES, LEASE_HOLDER
+from shopify_sessions.tokens.lease_protocol import LEASE_ATTRIBUTES, LEASE_HOLDER
 from tests.conftest import Backend, _backend
 from tests.support.node_adapter import NodeAdapter, NodeTable
 from tests.support.refresh_races import LIMIT, Gated, node_dated, until_leased
 from tests.support.slow_refresh import AnsweredAfter, SlowReturn, while_leased
-from tests.tokens_support import SHOP, installed, refresher
+from tests.support.tokens import SHOP, installed, refresher
 
 pytestmark = pytest.mark.interop
 

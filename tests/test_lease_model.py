@@ -1,6 +1,6 @@
 """The fleet refresh protocol under every interleaving hypothesis can find.
 
-The protocol is a sans-IO generator (``tokens.lease.fresh_session``), so a test can be its
+The protocol is a sans-IO generator (``tokens.lease_protocol.fresh_session``), so a test can be its
 scheduler: several callers' flows step in an order hypothesis chooses, Shopify answers each
 refresh whenever the schedule says (a slow answer lets others wait, lapse the lease and take
 over), and simulated time moves only when a flow waits. The store is the real
@@ -23,8 +23,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shopify_sessions import MemorySessionStorage, Session, TokenRefreshError
-from shopify_sessions.tokens.errors import ReauthorizationRequiredError
-from shopify_sessions.tokens.lease import (
+from shopify_sessions.steps import Sleep
+from shopify_sessions.tokens.lease_protocol import (
     AskActive,
     MarkDead,
     Read,
@@ -35,7 +35,7 @@ from shopify_sessions.tokens.lease import (
     TakeLease,
     fresh_session,
 )
-from shopify_sessions.tokens.steps import Sleep
+from shopify_sessions.tokens.refresh_errors import ReauthorizationRequiredError
 
 LEASE = timedelta(seconds=30)
 START = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)

@@ -24,11 +24,11 @@ import pytest
 from shopify_sessions import DynamoDBSessionStorage, ReauthorizationRequiredError
 from shopify_sessions.local.endpoint import LOCAL_CREDENTIALS, LocalEndpoint
 from shopify_sessions.testing import FakeShopify
-from shopify_sessions.tokens.lease import DEAD_REFRESH_TOKEN
-from tests.factories import offline
+from shopify_sessions.tokens.lease_protocol import DEAD_REFRESH_TOKEN
 from tests.support.cli_process import serve_local, stop_serving
 from tests.support.dynalite import free_port
-from tests.tokens_support import SHOP, installed, refresher
+from tests.support.factories import offline
+from tests.support.tokens import SHOP, installed, refresher
 
 LIST_TABLES = {
     "X-Amz-Target": "DynamoDB_20120810.ListTables",

@@ -18,10 +18,10 @@ import pytest
 
 from shopify_sessions import AsyncShopifyTokenRefresher, Session
 from shopify_sessions.testing import FakeShopify
-from shopify_sessions.tokens.lease import LEASE_ATTRIBUTES
+from shopify_sessions.tokens.lease_protocol import LEASE_ATTRIBUTES
 from tests.conftest import Backend, _backend
 from tests.support.refresh_races import LIMIT, Gated, node_dated, until_leased
-from tests.tokens_support import SHOP, installed, refresher
+from tests.support.tokens import SHOP, installed, refresher
 
 SPELLINGS = ["node", "epoch_ms", "iso_offset", "iso_negative_offset"]
 

@@ -31,7 +31,7 @@ from shopify_sessions.domain import _jsdate
 from shopify_sessions.dynamodb.codec import item_to_session, session_to_item
 from shopify_sessions.dynamodb.ttl import ttl_for
 from tests.conftest import Backend
-from tests.factories import SHOP, full_user, offline, online
+from tests.support.factories import SHOP, full_user, offline, online
 
 UTC = timezone.utc
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -23,7 +23,7 @@ from shopify_sessions import DynamoDBSessionStorage
 from shopify_sessions.testing import FakeShopify
 from tests.conftest import Backend, _backend
 from tests.support.storm import Fleet, FleetConfig, fleet, start_holder
-from tests.tokens_support import SHOP, installed, refresher
+from tests.support.tokens import SHOP, installed, refresher
 
 
 @pytest.fixture

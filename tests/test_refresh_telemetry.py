@@ -26,13 +26,13 @@ from shopify_sessions import (
     TokenRefreshError,
 )
 from shopify_sessions.testing import FakeShopify
-from shopify_sessions.tokens.lease import Snapshot
+from shopify_sessions.tokens.lease_protocol import Snapshot
 from shopify_sessions.tokens.telemetry import DURATION_METRIC, OUTCOMES_METRIC, SPAN_NAME
 from tests.conftest import Backend, _backend
 from tests.support.interpreter import printed_by
 from tests.support.leases import until_leased
 from tests.support.otel import Captured, global_otel, reset_globals
-from tests.tokens_support import SHOP, installed, refresher
+from tests.support.tokens import SHOP, installed, refresher
 
 SOON = timedelta(minutes=2)  # inside the default 5-minute window
 DRIVERS = ["blocking", "async"]
@@ -284,7 +284,7 @@ def test_without_opentelemetry_nothing_of_it_is_loaded() -> None:
         "import sys, shopify_sessions\n"
         "shopify_sessions.DynamoDBSessionStorage, shopify_sessions.MemorySessionStorage\n"
         "shopify_sessions.ShopifyTokenRefresher, shopify_sessions.AsyncShopifyTokenRefresher\n"
-        "import shopify_sessions.tokens.fresh, shopify_sessions.tokens.fresh_async\n"
+        "import shopify_sessions.tokens.lease_driver, shopify_sessions.tokens.lease_driver_async\n"
         "print(sorted(m for m in sys.modules if m.startswith('opentelemetry')))\n"
     )
     assert printed_by(touched) == ["[]"]

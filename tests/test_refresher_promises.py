@@ -18,8 +18,8 @@ from shopify_sessions import (
     TokenRefreshError,
 )
 from shopify_sessions.testing import FakeShopify, LoopbackTransport
+from tests.support.tokens import SHOP, installed, refresher
 from tests.support.trickle import trickling_server
-from tests.tokens_support import SHOP, installed, refresher
 
 SECRET = "shpss_" + "s3cr3t" * 6  # 42 characters, as long as Shopify's client secrets
 

@@ -25,7 +25,7 @@ from shopify_sessions import (
     TokenCipher,
 )
 from tests.conftest import DYNAMODB_BACKENDS, Backend
-from tests.factories import SHOP, offline, online
+from tests.support.factories import SHOP, offline, online
 from tests.support.proxy import DynamoProxy, Fault, unprocess_items, unprocess_keys
 from tests.support.time_limited import time_limited
 

@@ -16,7 +16,7 @@ from shopify_sessions import (
     UnknownKeyError,
 )
 from tests.conftest import DYNAMODB_BACKENDS, Backend, _backend
-from tests.factories import offline
+from tests.support.factories import offline
 
 K1, K2 = TokenCipher.generate_key(), TokenCipher.generate_key()
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from shopify_sessions import AssociatedUser, OnlineAccessInfo, Session
 from shopify_sessions.dynamodb.codec import item_to_session, session_to_item, session_to_model
-from shopify_sessions.dynamodb.model import SessionModel
+from shopify_sessions.dynamodb.session_model import SessionModel
 
 text = st.text(max_size=40)
 non_empty = st.text(min_size=1, max_size=40)

@@ -14,7 +14,7 @@ from shopify_sessions import (
     offline_session_id,
     online_session_id,
 )
-from tests.factories import SHOP, full_user, now, offline, online
+from tests.support.factories import SHOP, full_user, now, offline, online
 
 # --- scopes -----------------------------------------------------------------------------------
 

@@ -83,7 +83,7 @@ def test_session_model_on_a_loopback_endpoint_needs_no_credentials(
         SHOPIFY_SESSIONS_TABLE=f"model_{os.getpid()}_{id(env)}",
     )
     code = (
-        "from shopify_sessions.dynamodb.model import SessionModel\n"
+        "from shopify_sessions.dynamodb.session_model import SessionModel\n"
         "SessionModel.create_table(wait=True)\n"
         "SessionModel(id='offline_a', shop='a', state='', is_online=False).save()\n"
         "print(SessionModel.get('offline_a').shop)\n"
@@ -173,16 +173,16 @@ def test_a_storage_that_only_loads_imports_no_refresh_protocol() -> None:
         "import sys\n"
         "from shopify_sessions import DynamoDBSessionStorage\n"
         "storage = DynamoDBSessionStorage('t', host='http://127.0.0.1:9')\n"
-        "names = ('shopify_sessions.tokens.lease',\n"
+        "names = ('shopify_sessions.tokens.lease_protocol',\n"
         "         'shopify_sessions.tokens.grants',\n"
-        "         'shopify_sessions.tokens.fresh',\n"
-        "         'shopify_sessions.memory.storage',\n"
+        "         'shopify_sessions.tokens.lease_driver',\n"
+        "         'shopify_sessions.memory.memory_storage',\n"
         "         'shopify_sessions.formats.property_array',\n"
-        "         'shopify_sessions.dynamodb.lease',\n"
+        "         'shopify_sessions.dynamodb.lease_plans',\n"
         "         'pynamodb')\n"
         "print(sorted(m for m in names if m in sys.modules))\n"
         "storage._lease_store\n"
-        "print('shopify_sessions.tokens.lease' in sys.modules)\n"
+        "print('shopify_sessions.tokens.lease_protocol' in sys.modules)\n"
     )
     assert printed_by(code) == ["[]", "True"]
 

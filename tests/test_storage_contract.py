@@ -15,7 +15,7 @@ import pytest
 
 from shopify_sessions import AsyncSessionStorage, Session, SessionStorage
 from tests.conftest import ALL_BACKENDS, ASYNC_BACKENDS, Backend, _backend
-from tests.factories import SHOP, now, offline, online
+from tests.support.factories import SHOP, now, offline, online
 
 
 @pytest.fixture(params=ALL_BACKENDS + ASYNC_BACKENDS)

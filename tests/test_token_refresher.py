@@ -16,7 +16,7 @@ from shopify_sessions import (
     offline_session_id,
 )
 from shopify_sessions.testing import FakeShopify
-from tests.tokens_support import SHOP, installed, refresher
+from tests.support.tokens import SHOP, installed, refresher
 
 FIELDS = ("access_token", "expires_in", "refresh_token", "refresh_token_expires_in")
 

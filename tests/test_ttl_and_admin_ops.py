@@ -9,7 +9,7 @@ import pytest
 from shopify_sessions import DynamoDBSessionStorage, SessionStorageError, TokenCipher
 from shopify_sessions.dynamodb.ttl import ttl_for
 from tests.conftest import Backend
-from tests.factories import SHOP, now, offline, online
+from tests.support.factories import SHOP, now, offline, online
 
 END = datetime(2030, 1, 1, tzinfo=timezone.utc)
 EPOCH_END = int(END.timestamp())

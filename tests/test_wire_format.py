@@ -23,7 +23,7 @@ from shopify_sessions import (
     TableNotFoundError,
 )
 from tests.conftest import Backend
-from tests.factories import SHOP, offline, online
+from tests.support.factories import SHOP, offline, online
 
 NODE_ONLINE_ITEM: dict[str, Any] = {
     "id": {"S": "shop1.myshopify.com_123"},

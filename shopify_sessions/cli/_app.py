@@ -30,8 +30,8 @@ from shopify_sessions.dynamodb.cipher import (
     TokenCipher,
     UnknownKeyError,
 )
+from shopify_sessions.dynamodb.dynamodb_storage import DynamoDBSessionStorage
 from shopify_sessions.dynamodb.settings import resolve_connection
-from shopify_sessions.dynamodb.storage import DynamoDBSessionStorage
 from shopify_sessions.errors import (
     SessionStorageError,
     StorageUnavailableError,

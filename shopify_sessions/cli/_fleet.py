@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from shopify_sessions.domain.session import Session
+from shopify_sessions.dynamodb.dynamodb_storage import DynamoDBSessionStorage
 from shopify_sessions.dynamodb.health import Category, classify
-from shopify_sessions.dynamodb.storage import DynamoDBSessionStorage
 from shopify_sessions.tokens.grants import _retry_after
 
 if TYPE_CHECKING:

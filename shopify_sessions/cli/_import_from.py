@@ -17,7 +17,7 @@ from itertools import islice
 import click
 
 from shopify_sessions.domain.session import Session
-from shopify_sessions.dynamodb.storage import DynamoDBSessionStorage
+from shopify_sessions.dynamodb.dynamodb_storage import DynamoDBSessionStorage
 from shopify_sessions.errors import SessionStorageError
 from shopify_sessions.importers import (
     FORMATS,

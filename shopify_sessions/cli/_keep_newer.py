@@ -9,7 +9,7 @@ stored only where it is at least as new; ``--overwrite`` / ``--force`` replace r
 from __future__ import annotations
 
 from shopify_sessions.domain.session import Session
-from shopify_sessions.dynamodb.storage import DynamoDBSessionStorage
+from shopify_sessions.dynamodb.dynamodb_storage import DynamoDBSessionStorage
 from shopify_sessions.errors import SessionConflictError
 
 __all__ = ["store_unless_newer"]

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import click
 
 from shopify_sessions.domain.session import Session
+from shopify_sessions.dynamodb.dynamodb_storage import DynamoDBSessionStorage
 from shopify_sessions.dynamodb.migration import MigrationPlans, MigrationState
-from shopify_sessions.dynamodb.storage import DynamoDBSessionStorage
 from shopify_sessions.errors import (
     AccessDeniedError,
     InvalidSessionError,
@@ -28,7 +28,7 @@ from shopify_sessions.errors import (
     SessionStorageError,
     TableNotFoundError,
 )
-from shopify_sessions.tokens.errors import ReauthorizationRequiredError, TokenRefreshError
+from shopify_sessions.tokens.refresh_errors import ReauthorizationRequiredError, TokenRefreshError
 
 __all__ = ["MIGRATED", "Migrator"]
 

@@ -15,9 +15,9 @@ from typing import Any, TypeVar, cast
 
 import click
 
-from shopify_sessions.dynamodb.admin import MAX_TOTAL_SEGMENTS
+from shopify_sessions.dynamodb.dynamodb_storage import DynamoDBSessionStorage
 from shopify_sessions.dynamodb.parallel_scan import scan_segments
-from shopify_sessions.dynamodb.storage import DynamoDBSessionStorage
+from shopify_sessions.dynamodb.table_plans import MAX_TOTAL_SEGMENTS
 
 from ._app import fail, progress
 

@@ -10,8 +10,8 @@ import click
 from rich.table import Table
 
 from shopify_sessions.domain.session import Session
-from shopify_sessions.dynamodb.storage import DynamoDBSessionStorage
-from shopify_sessions.dynamodb.table import condition_fields
+from shopify_sessions.dynamodb.dynamodb_storage import DynamoDBSessionStorage
+from shopify_sessions.dynamodb.session_plans import condition_fields
 from shopify_sessions.errors import CorruptSessionError, SessionConflictError
 
 from ._app import Settings, cli, confirm, env_cipher, out_console, progress

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from shopify_sessions.dynamodb.storage import DynamoDBSessionStorage
+from shopify_sessions.dynamodb.dynamodb_storage import DynamoDBSessionStorage
 from shopify_sessions.dynamodb.table_definition import FORMATS, definition
 from shopify_sessions.dynamodb.ttl import TTL_ATTRIBUTE
 from shopify_sessions.errors import SchemaMismatchError, TableNotFoundError

@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from shopify_sessions.domain.session import Session, offline_session_id
+from shopify_sessions.dynamodb.dynamodb_storage import DynamoDBSessionStorage
 from shopify_sessions.dynamodb.health import Category
 from shopify_sessions.dynamodb.settings import is_local_endpoint
-from shopify_sessions.dynamodb.storage import DynamoDBSessionStorage
 from shopify_sessions.errors import SessionStorageError
-from shopify_sessions.tokens.errors import ReauthorizationRequiredError, TokenRefreshError
+from shopify_sessions.tokens.refresh_errors import ReauthorizationRequiredError, TokenRefreshError
 
 from ._app import Settings, cli, env_cipher, fail, progress
 from ._fleet import REPAIR_NOTE, OfflineScan, RateLimit, days_option

@@ -13,7 +13,7 @@ from rich.text import Text
 from shopify_sessions.domain.session import Session
 from shopify_sessions.dynamodb.cipher import TOKEN_FIELDS, TokenCipher
 from shopify_sessions.dynamodb.codec import item_to_session
-from shopify_sessions.dynamodb.storage import DynamoDBSessionStorage
+from shopify_sessions.dynamodb.dynamodb_storage import DynamoDBSessionStorage
 from shopify_sessions.errors import CorruptSessionError
 from shopify_sessions.formats.node_json import session_to_node_json
 

@@ -25,7 +25,7 @@ from shopify_sessions.errors import CorruptSessionError
 from ._avjson import attribute_value_to_json, json_to_attribute_value
 
 if TYPE_CHECKING:  # the model is imported where an item is encoded: loading needs no PynamoDB
-    from .model import OnlineAccessInfoMap, SessionModel
+    from .session_model import OnlineAccessInfoMap, SessionModel
 
 __all__ = ["item_to_session", "model_to_session", "session_to_item", "session_to_model"]
 
@@ -101,7 +101,7 @@ def session_to_item(
         **(stored_tokens or {}),
     }
     if model is None:
-        from .model import SessionModel
+        from .session_model import SessionModel
 
         model = SessionModel
     return _encoded(_fields_of(model), values.__getitem__)
@@ -312,7 +312,7 @@ def _check_readable_by_node(value: Any) -> None:
 
 
 def _info_to_map(info: OnlineAccessInfo) -> OnlineAccessInfoMap:
-    from .model import AssociatedUserMap, OnlineAccessInfoMap
+    from .session_model import AssociatedUserMap, OnlineAccessInfoMap
 
     user = info.associated_user
     user_map = None

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from botocore import xform_name
 
-from shopify_sessions.tokens.steps import Steps
+from shopify_sessions.steps import Steps
 
 from .ops import Each, Emit, Op, Plan, Send, Sleep
 

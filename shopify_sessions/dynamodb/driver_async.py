@@ -29,7 +29,7 @@ except ImportError as missing:  # pragma: no cover - tested in a subprocess
         name=missing.name,
     ) from None
 
-from shopify_sessions.tokens.steps import Steps
+from shopify_sessions.steps import Steps
 
 from .clients import client_arguments
 from .coalesce import Coalescer, coalescable, written_id

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Literal, NamedTuple, get_args
 
 from shopify_sessions.errors import CorruptSessionError
-from shopify_sessions.tokens.lease import DEAD_REFRESH_TOKEN, fingerprint
+from shopify_sessions.tokens.lease_protocol import DEAD_REFRESH_TOKEN, fingerprint
 
 from .codec import item_to_session
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from shopify_sessions.domain.session import Session
-from shopify_sessions.tokens.lease import fingerprint
+from shopify_sessions.tokens.lease_protocol import fingerprint
 
 from .codec import item_to_session
 from .ops import Plan
-from .table import SessionPlans
+from .session_plans import SessionPlans
 
 __all__ = ["MIGRATION_REFUSED", "MigrationPlans", "MigrationState"]
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any, NamedTuple, TypeVar
 
-from shopify_sessions.tokens.steps import Sleep
+from shopify_sessions.steps import Sleep
 
 __all__ = ["Each", "Emit", "Op", "Plan", "Send", "Sleep"]
 

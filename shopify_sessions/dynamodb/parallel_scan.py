@@ -1,6 +1,6 @@
 """A parallel Scan in one process: several segments at once, pages handed on as they come.
 
-Each segment is read by :meth:`~.storage.DynamoDBSessionStorage.scan_pages` in a thread of
+Each segment is read by :meth:`~.dynamodb_storage.DynamoDBSessionStorage.scan_pages` in a thread of
 its own (with one segment at a time too: the next page is then read while the consumer works
 on this one); pages go through a queue holding at most one page per thread, so a slow consumer
 stops the readers instead of letting pages pile up: memory depends on the page size and the
@@ -14,8 +14,8 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from .admin import check_segment
-from .storage import DynamoDBSessionStorage
+from .dynamodb_storage import DynamoDBSessionStorage
+from .table_plans import check_segment
 
 __all__ = ["scan_segments"]
 

@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from .lifecycle import create_table_request
-from .model import SessionModel
+from .session_model import SessionModel
 from .ttl import TTL_ATTRIBUTE
 
 __all__ = ["FORMATS", "cloudformation", "create_table_input", "definition", "terraform"]

@@ -21,7 +21,7 @@ from shopify_sessions.domain.session import Session
 from .detect import FORMATS, describe, file_format, parse_source, sessions_table
 from .drivers import IMPORT_EXTRA_HINT
 from .keyvalue import shown_key
-from .model import ImportSourceError, Problem, SourceRead, group_problems
+from .source_read import ImportSourceError, Problem, SourceRead, group_problems
 from .sql import open_sql
 from .sql_rows import orm_row_to_session, shopify_row_to_session
 from .stores import DEFAULT_REDIS_PREFIX, load_json_records, read_kv, read_mongo, read_redis

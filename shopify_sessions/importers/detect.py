@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from .model import ImportSourceError
+from .source_read import ImportSourceError
 
 __all__ = [
     "FORMATS",

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from shopify_sessions.domain.session import Session
 
-from .model import SourceRead
+from .source_read import SourceRead
 from .values import epoch_ms_value, text_or_none
 
 __all__ = [

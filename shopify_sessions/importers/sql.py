@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from .drivers import driver
-from .model import ImportSourceError
+from .source_read import ImportSourceError
 
 __all__ = ["SqlReader", "open_sql"]
 

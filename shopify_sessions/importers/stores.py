@@ -12,8 +12,8 @@ from shopify_sessions.domain.session import Session
 
 from .drivers import driver
 from .keyvalue import add_value, kv_dump_entries, shown_key
-from .model import ImportSourceError, Problem, SourceRead
 from .mongo import decode_extended_json, document_to_session
+from .source_read import ImportSourceError, Problem, SourceRead
 
 __all__ = ["DEFAULT_REDIS_PREFIX", "load_json_records", "read_kv", "read_mongo", "read_redis"]
 

@@ -19,9 +19,9 @@ from shopify_app import ShopifyApp
 from shopify_app.types import GQLResult, RequestInput, Res
 
 from shopify_sessions.domain.session import Session
-from shopify_sessions.storage import SessionStorage
+from shopify_sessions.session_storage import SessionStorage
+from shopify_sessions.steps import Steps
 from shopify_sessions.tokens.refresher import ShopifyTokenRefresher
-from shopify_sessions.tokens.steps import Steps
 
 from . import embedded_app_flows as flows
 from .embedded_app_flows import (

@@ -2,7 +2,7 @@
 
 Shared by the blocking :class:`~shopify_sessions.integrations.embedded_app.Backend` (Flask,
 Django) and :class:`~shopify_sessions.integrations.embedded_app_async.AsyncBackend` (FastAPI).
-Each flow below is a generator in the sans-IO style of ``tokens/lease.py``: it yields an
+Each flow below is a generator in the sans-IO style of ``tokens/lease_protocol.py``: it yields an
 operation (load a session, store one, exchange the session token, make the Admin call, ...), is
 sent the result or has the error thrown in, and returns the answer. :func:`call_for` turns an
 operation into a call on the backend's storage, refresher or shopifyapp; the blocking backend
@@ -35,7 +35,7 @@ from shopify_app.types import (
 from shopify_sessions.domain.session import Session, offline_session_id, online_session_id
 from shopify_sessions.errors import SessionConflictError
 from shopify_sessions.integrations.shopifyapp import normalize_shop, session_from_shopifyapp
-from shopify_sessions.tokens.errors import ReauthorizationRequiredError, TokenRefreshError
+from shopify_sessions.tokens.refresh_errors import ReauthorizationRequiredError, TokenRefreshError
 
 __all__ = [
     "API_VERSION",

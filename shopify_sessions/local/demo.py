@@ -17,7 +17,7 @@ from shopify_sessions.domain.session import (
     offline_session_id,
     online_session_id,
 )
-from shopify_sessions.dynamodb.storage import DynamoDBSessionStorage
+from shopify_sessions.dynamodb.dynamodb_storage import DynamoDBSessionStorage
 
 from .endpoint import LocalEndpoint
 

@@ -35,6 +35,7 @@ from typing import Any
 from shopify_sessions.domain.session import Session
 from shopify_sessions.dynamodb.clients import shared_client
 from shopify_sessions.dynamodb.codec import item_to_session
+from shopify_sessions.dynamodb.dynamodb_storage import DynamoDBSessionStorage
 from shopify_sessions.dynamodb.settings import (
     LOCAL_CREDENTIALS,
     Credentials,
@@ -42,7 +43,6 @@ from shopify_sessions.dynamodb.settings import (
     is_local_endpoint,
     local_credentials,
 )
-from shopify_sessions.dynamodb.storage import DynamoDBSessionStorage
 from shopify_sessions.errors import CorruptSessionError
 from shopify_sessions.formats.node_json import parse_node_json_lines, session_to_node_json_line
 

@@ -11,7 +11,7 @@ beside it (``sessions.jsonl`` -> ``sessions.tables.jsonl``), one JSON object a l
     an item of such a table, or a sessions-table item that is not a readable session;
 ``{"add": TABLE, "item": {...}}``
     what a session item carries besides the session, with its ``id``: the refresh lease's
-    attributes, the dead-grant mark among them (``tokens.lease``), or another program's.
+    attributes, the dead-grant mark among them (``tokens.lease_protocol``), or another program's.
 
 Items are DynamoDB JSON as on the wire (binary base64-encoded). The file is written only when
 there is something to keep, and removed when there is nothing.

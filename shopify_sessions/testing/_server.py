@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from ._tokens import OAuthError, TokenBook, grant_kind
+from ._token_book import OAuthError, TokenBook, grant_kind
 
 __all__ = ["Call", "Core", "Fault", "Omission", "serve"]
 

@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 
 from ._server import Call, Core, Fault, Omission, serve
-from ._tokens import DEFAULT_SCOPE, Grant, TokenBook
+from ._token_book import DEFAULT_SCOPE, Grant, TokenBook
 from ._transport import AsyncLoopbackTransport, LoopbackTransport
 
 __all__ = ["AsyncLoopbackTransport", "Call", "FakeShopify", "Grant", "LoopbackTransport"]

@@ -26,8 +26,8 @@ import pytest
 if TYPE_CHECKING:
     import httpx
 
-    from shopify_sessions.memory.storage import MemorySessionStorage
-    from shopify_sessions.memory.storage_async import AsyncMemorySessionStorage
+    from shopify_sessions.memory.async_memory_storage import AsyncMemorySessionStorage
+    from shopify_sessions.memory.memory_storage import MemorySessionStorage
 
     from .fake_shopify import FakeShopify
 
@@ -67,7 +67,7 @@ def fake_shopify_client(fake_shopify: FakeShopify) -> Iterator[httpx.Client]:
 @pytest.fixture
 def memory_storage() -> Iterator[MemorySessionStorage]:
     """An empty in-process storage with the DynamoDB storage's contract, closed after the test."""
-    from shopify_sessions.memory.storage import MemorySessionStorage
+    from shopify_sessions.memory.memory_storage import MemorySessionStorage
 
     storage = MemorySessionStorage()
     yield storage
@@ -77,7 +77,7 @@ def memory_storage() -> Iterator[MemorySessionStorage]:
 @pytest.fixture
 def async_memory_storage(memory_storage: MemorySessionStorage) -> AsyncMemorySessionStorage:
     """``memory_storage`` for asyncio code: the same sessions, every method awaited."""
-    from shopify_sessions.memory.storage_async import AsyncMemorySessionStorage
+    from shopify_sessions.memory.async_memory_storage import AsyncMemorySessionStorage
 
     return AsyncMemorySessionStorage(memory_storage)
 

@@ -21,9 +21,9 @@ from typing import Any
 
 from shopify_sessions.domain.session import Session
 from shopify_sessions.redact import REDACTED
+from shopify_sessions.steps import Sleep
 
-from .errors import ReauthorizationRequiredError, TokenRefreshError
-from .steps import Sleep
+from .refresh_errors import ReauthorizationRequiredError, TokenRefreshError
 
 __all__ = [
     "OFFLINE_TOKEN_TYPE",

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from shopify_sessions import redact
 from shopify_sessions.domain.session import Session
+from shopify_sessions.steps import Sleep
 
-from .errors import ReauthorizationRequiredError
 from .grants import (
     HttpAnswer,
     HttpRequest,
@@ -32,7 +32,7 @@ from .grants import (
     refreshed_session,
 )
 from .probe import Probe, active_check
-from .steps import Sleep
+from .refresh_errors import ReauthorizationRequiredError
 from .telemetry import note_request_id
 
 if TYPE_CHECKING:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Generator
 
+from shopify_sessions.steps import Sleep
+
 from .grants import HttpAnswer, HttpRequest, TransportFailure, token_url
-from .steps import Sleep
 
 __all__ = ["ADMIN_API_VERSION", "Probe", "active_check"]
 

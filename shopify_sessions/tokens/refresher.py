@@ -16,10 +16,10 @@ from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
 
 from shopify_sessions.domain.session import Session
+from shopify_sessions.steps import Sleep, Steps
 
 from .grants import HttpAnswer, HttpRequest, TransportFailure
 from .http import Flow, TokenEndpoint, http_answer, post_arguments, transport_failure
-from .steps import Sleep, Steps
 
 if TYPE_CHECKING:
     import httpx

@@ -28,8 +28,8 @@ from shopify_sessions._version import __version__
 from shopify_sessions.domain.session import Session
 from shopify_sessions.errors import SessionStorageError
 
-from .errors import ReauthorizationRequiredError, TokenRefreshError
-from .lease import Flow, MarkDead, Operation, Refresh, TakeLease
+from .lease_protocol import Flow, MarkDead, Operation, Refresh, TakeLease
+from .refresh_errors import ReauthorizationRequiredError, TokenRefreshError
 
 __all__ = [
     "DURATION_METRIC",

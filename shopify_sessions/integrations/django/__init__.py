@@ -37,7 +37,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "shopify_sessions.integrations.django needs Django: pip install 'shopify-sessions[django]'"
     ) from exc
 
-from shopify_sessions.storage import SessionStorage
+from shopify_sessions.session_storage import SessionStorage
 
 __all__ = ["DEFAULT_BACKEND", "SETTING", "get_storage", "reset_storage", "storage_settings"]
 

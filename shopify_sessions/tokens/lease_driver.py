@@ -1,9 +1,10 @@
 """The blocking driver of the fleet refresh protocol, and single flight within one process.
 
 ``load_fresh_session`` (on every storage) is :func:`load_fresh`: one read; when the token needs
-a refresh, concurrent callers in this process share one run of ``lease.fresh_session``, whose
-operations this module carries out against a :class:`LeaseStore`. ``fresh_async`` is the same
-for asyncio: both share the checks, the flow and the mapping of operations to calls below.
+a refresh, concurrent callers in this process share one run of
+``lease_protocol.fresh_session``, whose operations this module carries out against a
+:class:`LeaseStore`. ``lease_driver_async`` is the same for asyncio: both share the checks,
+the flow and the mapping of operations to calls below.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 from shopify_sessions.domain.session import Session
+from shopify_sessions.steps import Sleep, Steps
 
-from .lease import (
+from .lease_protocol import (
     AskActive,
     Flow,
     MarkDead,
@@ -37,12 +39,11 @@ from .lease import (
     fresh_session,
     needs_refresh,
 )
-from .steps import Sleep, Steps
 from .telemetry import observed
 
 if TYPE_CHECKING:
-    from .fresh_async import AsyncLeaseStore
-    from .lease import AsyncTokenRefresher
+    from .lease_driver_async import AsyncLeaseStore
+    from .lease_protocol import AsyncTokenRefresher
 
 __all__ = [
     "LeaseStore",
@@ -223,7 +224,7 @@ def call_for(
     """The call that carries ``operation`` out: its result, or awaitable, is the answer.
 
     ``store`` and ``refresher`` are a ``LeaseStore`` and a ``TokenRefresher`` (the answer is
-    the call's result), or their async twins (``fresh_async``: the answer is what the call's
+    the call's result), or their async twins (``lease_driver_async``: the answer is what the call's
     awaitable gives). One mapping for both drivers; the overloads keep the two kinds apart.
     """
     if isinstance(operation, Read):

@@ -17,17 +17,17 @@ from shopify_sessions.domain.validation import (
     unique_ids,
 )
 from shopify_sessions.errors import SessionConflictError
-from shopify_sessions.tokens.fresh import SingleFlight
-from shopify_sessions.tokens.fresh_methods import (
+from shopify_sessions.tokens.lease_driver import SingleFlight
+from shopify_sessions.tokens.load_fresh import (
     DEFAULT_LEASE,
     DEFAULT_WITHIN,
     load_fresh_session,
 )
 
-from .lease import LeaseState, MemoryLeaseStore
+from .memory_lease import LeaseState, MemoryLeaseStore
 
 if TYPE_CHECKING:
-    from shopify_sessions.tokens.lease import TokenRefresher
+    from shopify_sessions.tokens.lease_protocol import TokenRefresher
 
 __all__ = ["MemorySessionStorage"]
 

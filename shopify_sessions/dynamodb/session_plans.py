@@ -4,7 +4,7 @@ Data path, going down: ``Session`` --codec--> bound ``SessionModel`` --serialize
 tokens sealed (``cipher``) and a ``ttl`` added on the way in, and back. Each method returns a
 plan (see :mod:`.ops`) of the requests to send; ``DynamoDBSessionStorage`` runs it blocking,
 ``AsyncDynamoDBSessionStorage`` awaits it. Table administration (create, verify, scans, TTL,
-re-encryption) is added by :class:`~.admin.TablePlans`, which extends this class
+re-encryption) is added by :class:`~.table_plans.TablePlans`, which extends this class
 and is what the storages hold.
 """
 
@@ -37,7 +37,7 @@ from .ttl import ttl_for
 if TYPE_CHECKING:  # the model is bound at the first store: a load needs no PynamoDB
     from pynamodb.expressions.condition import Condition
 
-    from .model import SessionModel
+    from .session_model import SessionModel
 
 __all__ = ["SessionPlans", "condition_fields"]
 

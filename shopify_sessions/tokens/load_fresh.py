@@ -17,9 +17,9 @@ from shopify_sessions.domain.validation import check_id
 if TYPE_CHECKING:
     from shopify_sessions.domain.session import Session
 
-    from .fresh import LeaseStore, SingleFlight
-    from .fresh_async import AsyncLeaseStore, AsyncSingleFlight
-    from .lease import AsyncTokenRefresher, TokenRefresher
+    from .lease_driver import LeaseStore, SingleFlight
+    from .lease_driver_async import AsyncLeaseStore, AsyncSingleFlight
+    from .lease_protocol import AsyncTokenRefresher, TokenRefresher
 
 __all__ = ["DEFAULT_LEASE", "DEFAULT_WITHIN", "load_fresh_session", "load_fresh_session_async"]
 
@@ -38,7 +38,7 @@ def load_fresh_session(
 ) -> Session | None:
     """A blocking storage's ``load_fresh_session``, its lease store and single flight given by
     ``refreshing`` (made at the first call)."""
-    from .fresh import load_fresh
+    from .lease_driver import load_fresh
 
     check_id(id)
     store, flights = refreshing()
@@ -55,7 +55,7 @@ async def load_fresh_session_async(
     rejected: Session | None,
 ) -> Session | None:
     """An asyncio storage's ``load_fresh_session``: :func:`load_fresh_session`, awaited."""
-    from .fresh_async import load_fresh_async
+    from .lease_driver_async import load_fresh_async
 
     check_id(id)
     store, flights = refreshing()

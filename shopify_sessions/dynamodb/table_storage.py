@@ -13,16 +13,16 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from botocore.config import Config
 
-from .admin import TablePlans
 from .retry import RetryPolicy
 from .settings import local_credentials, resolve_connection, resolve_names
+from .table_plans import TablePlans
 from .table_requests import DEFAULT_MAX_CONCURRENCY, TableRequests
 from .ttl import DEFAULT_TTL_GRACE
 
 if TYPE_CHECKING:
     from .cipher import TokenCipher
-    from .lease import LeasePlans
-    from .model import SessionModel
+    from .lease_plans import LeasePlans
+    from .session_model import SessionModel
 
 __all__ = ["TableStorage"]
 
@@ -134,7 +134,7 @@ class TableStorage(Generic[LeaseStoreT, FlightsT]):
         raise NotImplementedError
 
     def _lease_plans(self) -> LeasePlans:
-        from .lease import LeasePlans
+        from .lease_plans import LeasePlans
 
         return LeasePlans(self.plans)
 
@@ -152,7 +152,7 @@ class TableStorage(Generic[LeaseStoreT, FlightsT]):
             return self._refresh_cache
 
     def _bind_model(self) -> type[SessionModel]:
-        from .model import bind_model
+        from .session_model import bind_model
 
         return bind_model(self.table_name, self.shop_index_name, self.connection)
 

@@ -1,4 +1,4 @@
-"""The refresh lease in a DynamoDB item: the conditional writes ``tokens.lease`` asks for.
+"""The refresh lease in a DynamoDB item: the conditional writes ``tokens.lease_protocol`` asks for.
 
 The lease lives in the session's own item (``refreshLeaseHolder``, ``refreshLeaseExpires``,
 ``refreshTokenDead``), so it costs no second table and no extra IAM action beyond UpdateItem.
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from shopify_sessions.domain.session import Session
 from shopify_sessions.domain.validation import check_session
-from shopify_sessions.tokens.lease import (
+from shopify_sessions.tokens.lease_protocol import (
     DEAD_REFRESH_TOKEN,
     LEASE_EXPIRES,
     LEASE_HOLDER,
@@ -22,8 +22,8 @@ from shopify_sessions.tokens.lease import (
 
 from .codec import item_to_session
 from .ops import Plan
+from .session_plans import SessionPlans
 from .stored_version import unchanged_condition
-from .table import SessionPlans
 
 if TYPE_CHECKING:  # the drivers: the async one brings aiobotocore
     from .driver import Driver
@@ -40,7 +40,7 @@ _NAMES = {
 
 
 class LeasePlans:
-    """The lease operations ``tokens.fresh`` needs, as plans on one table."""
+    """The lease operations ``tokens.lease_driver`` needs, as plans on one table."""
 
     def __init__(self, table: SessionPlans) -> None:
         self.table = table

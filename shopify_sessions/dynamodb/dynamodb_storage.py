@@ -1,6 +1,6 @@
 """``DynamoDBSessionStorage``: the Node adapter's storage, in Python, on the same table.
 
-Every method runs one plan of :class:`~.admin.TablePlans` (the decisions: codec, conditions,
+Every method runs one plan of :class:`~.table_plans.TablePlans` (the decisions: codec, conditions,
 batches, retries) with the blocking :class:`~.driver.Driver` and PynamoDB's botocore client.
 ``AsyncDynamoDBSessionStorage`` awaits the very same plans.
 """
@@ -14,23 +14,23 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from shopify_sessions import redact
 from shopify_sessions.domain.session import Session
-from shopify_sessions.tokens.fresh_methods import (
+from shopify_sessions.tokens.load_fresh import (
     DEFAULT_LEASE,
     DEFAULT_WITHIN,
     load_fresh_session,
 )
 
-from .admin import Progress
 from .clients import shared_client
 from .driver import Driver
 from .ops import Plan
-from .options import TableStorage
+from .table_plans import Progress
+from .table_storage import TableStorage
 
 if TYPE_CHECKING:
-    from shopify_sessions.tokens.fresh import SingleFlight
-    from shopify_sessions.tokens.lease import TokenRefresher
+    from shopify_sessions.tokens.lease_driver import SingleFlight
+    from shopify_sessions.tokens.lease_protocol import TokenRefresher
 
-    from .lease import DynamoDBLeaseStore
+    from .lease_plans import DynamoDBLeaseStore
 
 __all__ = ["DynamoDBSessionStorage"]
 
@@ -46,7 +46,7 @@ class DynamoDBSessionStorage(TableStorage["DynamoDBLeaseStore", "SingleFlight"])
     The blocking storage: each call sends its requests in the calling thread (a large batch
     fans out over a few worker threads) and returns the answer. Use it in Flask, Django,
     scripts and jobs; asyncio apps use ``AsyncDynamoDBSessionStorage``, which takes the same
-    arguments and keeps the same contract. See :class:`~.options.TableStorage` for the
+    arguments and keeps the same contract. See :class:`~.table_storage.TableStorage` for the
     arguments (table and index names, endpoint, credentials, retries, encryption, TTL).
 
     Example:
@@ -59,9 +59,9 @@ class DynamoDBSessionStorage(TableStorage["DynamoDBLeaseStore", "SingleFlight"])
         self.driver = Driver(self._client, self.retry.sleep)
 
     def _refresh_parts(self) -> tuple[DynamoDBLeaseStore, SingleFlight]:
-        from shopify_sessions.tokens.fresh import SingleFlight
+        from shopify_sessions.tokens.lease_driver import SingleFlight
 
-        from .lease import DynamoDBLeaseStore
+        from .lease_plans import DynamoDBLeaseStore
 
         return DynamoDBLeaseStore(self._lease_plans(), self.driver), SingleFlight()
 

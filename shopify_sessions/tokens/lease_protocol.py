@@ -2,7 +2,7 @@
 
 :func:`fresh_session` is a generator in the sans-IO style: it yields operations (read the item,
 take the lease, refresh, store the newest pair, ...) and is sent their results; a driver
-(``fresh.py``) carries them out against a storage. The protocol, in the session's own item:
+(``lease_driver.py``) carries them out against a storage. The protocol, in the session's own item:
 
 - a caller that finds the token within ``within`` of expiry (or rejected by a 401) takes a
   lease: ``refreshLeaseHolder`` and ``refreshLeaseExpires`` (epoch ms), set by one conditional
@@ -32,10 +32,10 @@ from typing import Any, Protocol
 
 from shopify_sessions.domain.session import Session
 from shopify_sessions.errors import SessionStorageError
+from shopify_sessions.steps import Sleep
 
-from .errors import ReauthorizationRequiredError, TokenRefreshError
 from .grants import refresh_blocker
-from .steps import Sleep
+from .refresh_errors import ReauthorizationRequiredError, TokenRefreshError
 
 __all__ = [
     "DEAD_REFRESH_TOKEN",

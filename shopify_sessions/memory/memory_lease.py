@@ -12,7 +12,7 @@ from typing import Protocol
 
 from shopify_sessions.domain.session import Session
 from shopify_sessions.domain.validation import check_session
-from shopify_sessions.tokens.lease import Snapshot, fingerprint
+from shopify_sessions.tokens.lease_protocol import Snapshot, fingerprint
 
 __all__ = ["LeaseState", "MemoryLeaseStore"]
 

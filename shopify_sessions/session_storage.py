@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from shopify_sessions.domain.session import Session
 
 if TYPE_CHECKING:
-    from shopify_sessions.dynamodb.storage import DynamoDBSessionStorage
-    from shopify_sessions.dynamodb.storage_async import AsyncDynamoDBSessionStorage
-    from shopify_sessions.memory.storage import MemorySessionStorage
-    from shopify_sessions.memory.storage_async import AsyncMemorySessionStorage
-    from shopify_sessions.tokens.lease import AsyncTokenRefresher, TokenRefresher
+    from shopify_sessions.dynamodb.async_dynamodb_storage import AsyncDynamoDBSessionStorage
+    from shopify_sessions.dynamodb.dynamodb_storage import DynamoDBSessionStorage
+    from shopify_sessions.memory.async_memory_storage import AsyncMemorySessionStorage
+    from shopify_sessions.memory.memory_storage import MemorySessionStorage
+    from shopify_sessions.tokens.lease_protocol import AsyncTokenRefresher, TokenRefresher
 
 __all__ = ["AsyncSessionStorage", "SessionStorage"]
 

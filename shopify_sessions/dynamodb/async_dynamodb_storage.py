@@ -1,6 +1,6 @@
 """``AsyncDynamoDBSessionStorage``: the DynamoDB storage for asyncio apps, over aiobotocore.
 
-Every method awaits one plan of :class:`~.admin.TablePlans`, the same plans
+Every method awaits one plan of :class:`~.table_plans.TablePlans`, the same plans
 ``DynamoDBSessionStorage`` runs (one codec, one place for each retry, batch, condition and lease
 decision), with :class:`~.driver_async.AsyncDriver`; concurrent single-item calls are coalesced
 into batches unless ``coalesce=False``. Needs the ``async`` extra:
@@ -15,22 +15,22 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from shopify_sessions import redact
 from shopify_sessions.domain.session import Session
-from shopify_sessions.tokens.fresh_methods import (
+from shopify_sessions.tokens.load_fresh import (
     DEFAULT_LEASE,
     DEFAULT_WITHIN,
     load_fresh_session_async,
 )
 
-from .admin import Progress
 from .driver_async import AsyncDriver
 from .ops import Plan
-from .options import TableStorage
+from .table_plans import Progress
+from .table_storage import TableStorage
 
 if TYPE_CHECKING:
-    from shopify_sessions.tokens.fresh_async import AsyncSingleFlight
-    from shopify_sessions.tokens.lease import AsyncTokenRefresher
+    from shopify_sessions.tokens.lease_driver_async import AsyncSingleFlight
+    from shopify_sessions.tokens.lease_protocol import AsyncTokenRefresher
 
-    from .lease import AsyncDynamoDBLeaseStore
+    from .lease_plans import AsyncDynamoDBLeaseStore
 
 __all__ = ["AsyncDynamoDBSessionStorage"]
 
@@ -43,7 +43,7 @@ class AsyncDynamoDBSessionStorage(TableStorage["AsyncDynamoDBLeaseStore", "Async
     """Sessions in a DynamoDB table shared with Shopify's Node adapter, for asyncio apps.
 
     The same arguments, contract and items as ``DynamoDBSessionStorage`` (see
-    :class:`~.options.TableStorage`); every method is awaited, and ``iter_sessions`` and
+    :class:`~.table_storage.TableStorage`); every method is awaited, and ``iter_sessions`` and
     ``iter_items`` are async iterators. Plain loads, stores and deletes issued by concurrent
     tasks in one event-loop turn go out as one BatchGetItem / BatchWriteItem unless
     ``coalesce=False``, each caller getting its own answer. One aiobotocore client per event
@@ -60,9 +60,9 @@ class AsyncDynamoDBSessionStorage(TableStorage["AsyncDynamoDBLeaseStore", "Async
         self.driver = AsyncDriver(self.connection, self.requests, coalesce=self.coalesce)
 
     def _refresh_parts(self) -> tuple[AsyncDynamoDBLeaseStore, AsyncSingleFlight]:
-        from shopify_sessions.tokens.fresh_async import AsyncSingleFlight
+        from shopify_sessions.tokens.lease_driver_async import AsyncSingleFlight
 
-        from .lease import AsyncDynamoDBLeaseStore
+        from .lease_plans import AsyncDynamoDBLeaseStore
 
         return AsyncDynamoDBLeaseStore(self._lease_plans(), self.driver), AsyncSingleFlight()
 

@@ -1,6 +1,6 @@
 """``TablePlans``: every plan of a DynamoDB storage, the session ones and the table's own.
 
-:class:`~.table.SessionPlans` (store, load, find, delete) extended with the table's
+:class:`~.session_plans.SessionPlans` (store, load, find, delete) extended with the table's
 administration: creating and checking the table, scans of every item or session, turning on TTL and
 re-encrypting tokens after a key rotation. Scans are streaming plans: they yield
 :class:`~.ops.Emit` for each value, which the drivers turn into an iterator or an async
@@ -20,7 +20,7 @@ from . import lifecycle
 from .cipher import TOKEN_FIELDS, is_encrypted
 from .codec import item_to_session
 from .ops import Emit, Plan
-from .table import SessionPlans
+from .session_plans import SessionPlans
 from .ttl import TTL_ATTRIBUTE, ttl_for
 
 __all__ = ["MAX_TOTAL_SEGMENTS", "TablePlans", "check_segment"]
@@ -61,7 +61,7 @@ class TablePlans(SessionPlans):
         Raises ``TableNotFoundError``, ``AccessDeniedError``, or ``SchemaMismatchError`` naming
         every difference (hash key, missing index, index key, projection).
         """
-        from .model import schema_differences
+        from .session_model import schema_differences
 
         table = yield from lifecycle.describe(self.requests)
         differences = schema_differences(table, self.shop_index_name)

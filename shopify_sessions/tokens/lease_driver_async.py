@@ -1,7 +1,8 @@
 """The asyncio driver of the fleet refresh protocol, and single flight within one event loop.
 
-The twin of ``fresh.py``: the same checks, the same ``lease.fresh_session`` flow and the same
-mapping of its operations to calls (``fresh.call_for``); here each call is awaited, against an
+The twin of ``lease_driver.py``: the same checks, the same ``lease_protocol.fresh_session``
+flow and the same mapping of its operations to calls (``lease_driver.call_for``); here each
+call is awaited, against an
 :class:`AsyncLeaseStore` and an ``AsyncShopifyTokenRefresher``. Tasks of one event loop share a
 refresh through :class:`AsyncSingleFlight`; other loops, threads, processes and hosts meet
 through the lease in the item, as blocking callers do.
@@ -17,10 +18,10 @@ from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from shopify_sessions.domain.session import Session
+from shopify_sessions.steps import Steps
 
-from .fresh import call_for, check_load, refresh_flow
-from .lease import AsyncTokenRefresher, Flow, Snapshot
-from .steps import Steps
+from .lease_driver import call_for, check_load, refresh_flow
+from .lease_protocol import AsyncTokenRefresher, Flow, Snapshot
 
 __all__ = [
     "AsyncLeaseStore",

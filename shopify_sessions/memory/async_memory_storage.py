@@ -11,16 +11,16 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import timedelta
 
 from shopify_sessions.domain.session import Session
-from shopify_sessions.tokens.fresh_async import AsyncSingleFlight
-from shopify_sessions.tokens.fresh_methods import (
+from shopify_sessions.tokens.lease_driver_async import AsyncSingleFlight
+from shopify_sessions.tokens.lease_protocol import AsyncTokenRefresher, Snapshot
+from shopify_sessions.tokens.load_fresh import (
     DEFAULT_LEASE,
     DEFAULT_WITHIN,
     load_fresh_session_async,
 )
-from shopify_sessions.tokens.lease import AsyncTokenRefresher, Snapshot
 
-from .lease import MemoryLeaseStore
-from .storage import MemorySessionStorage
+from .memory_lease import MemoryLeaseStore
+from .memory_storage import MemorySessionStorage
 
 __all__ = ["AsyncMemoryLeaseStore", "AsyncMemorySessionStorage"]
 
