@@ -205,7 +205,7 @@ def test_a_failed_refresh(
     storage, old = _stored(fake_shopify)
     fake_shopify.fail_next(503, times=1000)
     with pytest.raises(TokenRefreshError, match="503"):
-        _load_fresh(driver, storage, fake_shopify, old.id, timeout=0.5)
+        _load_fresh(driver, storage, fake_shopify, old.id, timeout=2.0)
     [record] = outcomes()
     assert record.outcome == "failed" and record.levelno == logging.WARNING
     assert record.request_id == fake_shopify.calls[-1].request_id  # the last 503

@@ -159,7 +159,7 @@ def test_secrets_stay_out_of_reprs_errors_and_debug_logs(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     session = installed(fake_shopify)
-    client = refresher(fake_shopify, timeout=0.5)
+    client = refresher(fake_shopify, timeout=2.0)
     new = client.refresh(session)
     fake_shopify.fail_next(500, times=100)
     errors = []
