@@ -413,7 +413,7 @@ async def test_a_transient_failure_leaves_the_pair_and_frees_the_lease(
 ) -> None:
     old = await _stored(storage, fake_shopify)
     fake_shopify.fail_next(503, times=1000)
-    with pytest.raises(TokenRefreshError, match="503|timed out"):  # whichever a busy box sees
+    with pytest.raises(TokenRefreshError, match=r"503|timed out"):  # whichever a busy box sees
         await storage.load_fresh_session(old.id, refresher(fake_shopify, http, timeout=0.5))
     assert await storage.load_session(old.id) == old
     fake_shopify.reset_faults()

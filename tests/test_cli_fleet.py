@@ -151,6 +151,25 @@ def test_doctor_exits_3_when_it_cannot_look(table: DynamoDBSessionStorage) -> No
     assert usage.code == 2, usage
 
 
+def test_a_doctor_that_crashes_never_exits_1(
+    table: DynamoDBSessionStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from shopify_sessions.cli import _doctor, cli
+
+    table.store_session(offline("crash", access_token=TOKEN))
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(_doctor, "classify", broken)
+    where = ["--endpoint-url", table.connection.host or "", "--table", table.table_name]
+    result = CliRunner().invoke(cli, [*where, "doctor", "--json"])
+    assert result.exit_code == 3, result.output  # "could not look", never "problems found"
+    assert "unexpected RuntimeError: a bug" in result.output
+
+
 def test_segments_across_processes_cover_the_table_once(endpoint: str) -> None:
     storage = DynamoDBSessionStorage(f"segments_{uuid.uuid4().hex[:8]}", host=endpoint)
     storage.create_table()

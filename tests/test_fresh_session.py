@@ -130,7 +130,7 @@ def test_a_transient_failure_leaves_the_pair_and_frees_the_lease(
     old = _stored(storage, fake_shopify)
     fake_shopify.fail_next(503, times=1000)
     # retried 503s for the whole timeout (on a busy machine the deadline may come first)
-    with pytest.raises(TokenRefreshError, match="503|timed out"):
+    with pytest.raises(TokenRefreshError, match=r"503|timed out"):
         storage.load_fresh_session(old.id, refresher(fake_shopify, timeout=0.5))
     assert storage.load_session(old.id) == old
     if backend.is_dynamodb:

@@ -158,15 +158,33 @@ class _Group(click.Group):
     """Turns the errors a command can meet into one line on stderr and exit code 1."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        # a command whose exit code 1 means "problems found" (doctor) fails with another code,
+        # also when the failure is a bug: a script must never read a crash as a finding
         try:
             return self._invoke(ctx)
         except click.ClickException as error:
-            # a command whose exit code 1 means "problems found" (doctor) fails with another
-            command = self.commands.get(ctx.invoked_subcommand or "")
-            failure: type[click.ClickException] | None = getattr(command, FAILURE_ERROR, None)
+            failure = self._failure_error(ctx)
             if failure is not None and error.exit_code == 1:
                 raise failure(error.message) from None
             raise
+        except (click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as error:
+            failure = self._failure_error(ctx)
+            if failure is None or os.environ.get(DEBUG_ENV):
+                raise
+            raise failure(
+                _one_line(
+                    f"unexpected {type(error).__name__}: {error} "
+                    f"(set {DEBUG_ENV}=1 for a traceback)"
+                )
+            ) from None
+
+    def _failure_error(self, ctx: click.Context) -> type[click.ClickException] | None:
+        """The error class of the command that ran, if its exit code 1 means a finding."""
+        command = self.commands.get(ctx.invoked_subcommand or "")
+        failure: type[click.ClickException] | None = getattr(command, FAILURE_ERROR, None)
+        return failure
 
     def _invoke(self, ctx: click.Context) -> Any:
         try:
