@@ -20,6 +20,8 @@ from typing import IO, Any
 INTEROP_DIR: Path = Path(__file__).resolve().parent.parent / "interop"
 NODE_MODULES: Path = INTEROP_DIR / "node_modules"
 DYNALITE_CLI: Path = NODE_MODULES / "dynalite" / "cli.js"
+# idle connections kept 120 s, not Node's 5 s (see the file): no reset-and-retry races
+LONG_KEEP_ALIVE: Path = Path(__file__).resolve().parent / "long_keep_alive.cjs"
 ADAPTER_PACKAGE: Path = NODE_MODULES / "@shopify" / "shopify-app-session-storage-dynamodb"
 
 HOST = "127.0.0.1"
@@ -115,6 +117,8 @@ def _start(port: int, log: IO[bytes], timeout: float) -> subprocess.Popen[bytes]
     """Start dynalite on ``port``; return it once the port accepts connections."""
     cmd = [
         _node(),
+        "--require",
+        str(LONG_KEEP_ALIVE),
         str(DYNALITE_CLI),
         "--port",
         str(port),
