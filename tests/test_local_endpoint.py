@@ -124,15 +124,16 @@ def test_requests_naming_another_service_get_a_dynamodb_error(
 
 
 def test_another_services_client_gets_a_clear_error(endpoint: LocalEndpoint) -> None:
-    """botocore's SQS client (JSON protocol, signed for sqs) reads the refusal as an error."""
+    """botocore's CloudWatch Logs client (signed for logs; JSON protocol in every botocore we
+    support, where SQS was XML before 1.34.x's later releases) reads the refusal as an error."""
     from botocore.exceptions import ClientError
     from botocore.session import get_session
 
-    sqs = get_session().create_client(
-        "sqs", endpoint_url=endpoint.url, region_name="us-east-1", **LOCAL_CREDENTIALS
+    logs = get_session().create_client(
+        "logs", endpoint_url=endpoint.url, region_name="us-east-1", **LOCAL_CREDENTIALS
     )
     with pytest.raises(ClientError) as refused:
-        sqs.list_queues()
+        logs.describe_log_groups()
     assert refused.value.response["Error"]["Code"] == "InvalidSignatureException"
     assert "dynamodb" in str(refused.value)
 
