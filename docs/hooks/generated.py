@@ -35,6 +35,7 @@ from unittest import mock
 ROOT = Path(__file__).resolve().parents[2]
 
 BENCH_JSON = ROOT / "bench" / "results" / "bench.json"
+FLEET_JSON = ROOT / "bench" / "results" / "fleet.json"
 BENCH_PNG_SITE = "explanation/bench.png"  # the plot drawn at build time, in the site
 
 _BLOCK = re.compile(
@@ -337,6 +338,35 @@ def bench_png() -> bytes:
         return path.read_bytes()
 
 
+def fleet_bench() -> str:
+    """``doctor`` against a raw parallel scan, from ``bench/results/fleet.json``."""
+    import json
+
+    runs = json.loads(FLEET_JSON.read_text(encoding="utf-8"))
+    header = ("sessions", "K", "doctor s", "raw scan s", "ratio (target <= 1.3)")
+    header += ("doctor peak MB", "raw scan peak MB")
+    rows = [
+        (
+            f"{run['sessions']:,}",
+            str(run["k"]),
+            f"{run['doctor_s']:.1f}",
+            f"{run['raw_s']:.1f}",
+            f"{run['doctor_s'] / run['raw_s']:.2f}",
+            f"{run['doctor_mb']:.0f}",
+            f"{run['raw_mb']:.0f}",
+        )
+        for run in runs
+    ]
+    sizes = sorted({run["sessions"] for run in runs})
+    memory = [
+        (str(k), f"{peak[(sizes[-1], k)] / peak[(sizes[0], k)]:.2f}")
+        for peak in [{(run["sessions"], run["k"]): run["doctor_mb"] for run in runs}]
+        for k in sorted({run["k"] for run in runs})
+    ]
+    growth = ("K", f"doctor peak RSS {sizes[-1]:,} / {sizes[0]:,} (target <= 1.2)")
+    return _table(header, rows) + "\n" + _table(growth, memory)
+
+
 # --- rendering ------------------------------------------------------------------------------------
 
 
@@ -365,6 +395,7 @@ def generators(*, site: bool) -> dict[str, Callable[[], str]]:
         "node-differences": node_differences,
         "bench-report": bench_report,
         "bench-plot": lambda: bench_plot(site=site),
+        "fleet-bench": fleet_bench,
         "load-fresh-signature": load_fresh_signature,
         "refresher-signature": refresher_signature,
         "table-terraform": lambda: table_definition("terraform"),
