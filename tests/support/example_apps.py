@@ -233,7 +233,9 @@ def expired_token_is_refreshed_once_for_10_concurrent_requests(
 ) -> None:
     open_app(app)
     before = expire(app.storage, OFFLINE_ID)
-    app.shopify.latency = 0.2  # a slow refresh: every request arrives while it runs
+    # a slow refresh: every request arrives while it runs; admin calls slow enough to overlap
+    # even when a waiter learns of the new pair a poll later
+    app.shopify.latency = 0.5
 
     answers = all_at_once(10, lambda: fetch_shop(app))
 
@@ -242,7 +244,9 @@ def expired_token_is_refreshed_once_for_10_concurrent_requests(
     assert app.shopify.call_count(grant="refresh_token") == 1
     admin = [c for c in app.shopify.calls if c.grant == "admin_api"]
     first_done = min(c.finished for c in admin)
-    assert sum(c.started < first_done for c in admin) > 1  # the requests really overlapped
+    overlapped = sum(c.started < first_done for c in admin)
+    timeline = [(c.grant, round(c.started, 3), round(c.finished, 3)) for c in app.shopify.calls]
+    assert overlapped > 1, timeline  # the requests really overlapped
     session = stored(app)
     assert session.access_token == app.shopify.active_token(SHOP) != before.access_token
     assert not session.is_expired()
