@@ -136,9 +136,9 @@ async def test_a_slow_endpoint_times_out_within_the_timeout(
     started = time.monotonic()
     with pytest.raises(TokenRefreshError, match="timed out"):
         await refresher(fake_shopify, http, timeout=0.5).refresh(installed(fake_shopify))
-    # gave up at the timeout (0.5 s expected), long before the answer: a bound 10x that, so a
-    # busy machine never fails it
-    assert time.monotonic() - started < 5.0
+    # gave up at the timeout (0.5 s expected), long before the answer's 30 s: a bound 30x the
+    # expected time, so a busy machine never fails it
+    assert time.monotonic() - started < 15
 
 
 async def test_other_refusals_are_not_retried(fake_shopify: FakeShopify, http: Any) -> None:

@@ -32,7 +32,7 @@ def test_timeout_bounds_a_trickled_answer_blocking(fake_shopify: FakeShopify) ->
         started = time.monotonic()
         with pytest.raises(TokenRefreshError, match="timed out"):
             slow.refresh(session)
-        assert time.monotonic() - started < 6  # 1 s expected; the answer takes 15 s
+        assert time.monotonic() - started < 10  # 1 s expected; the whole answer takes 15 s
 
 
 def test_timeout_bounds_a_trickled_answer_async(fake_shopify: FakeShopify) -> None:
